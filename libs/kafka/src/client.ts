@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { KafkaSettings } from './settings.js';
+
+/** The slice of a pino-style logger this package writes to. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
+  const config: KafkaConfig = {
+    clientId: settings.KAFKA_CLIENT_ID,
+    brokers: settings.KAFKA_BROKERS,
+    ssl: settings.KAFKA_SSL ? tlsOptions(settings) : false,
+    connectionTimeout: 3_000,
+    // Retries back off up to 30 s so an unreachable cluster does not flood the log.
+    retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 8 },
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry: LogEntry) => forward(logger, entry),
+  };
+  const sasl = saslOptions(settings);
+  if (sasl) config.sasl = sasl;
+  return new Kafka(config);
+}
+
+function tlsOptions(s: KafkaSettings): true | { ca: string[] } {
+  return s.KAFKA_SSL_CA_FILE ? { ca: [readFileSync(s.KAFKA_SSL_CA_FILE, 'utf8')] } : true;
+}
+
+function saslOptions(s: KafkaSettings): SASLOptions | undefined {
+  if (s.KAFKA_SASL_MECHANISM === 'none') return undefined;
+  return {
+    mechanism: s.KAFKA_SASL_MECHANISM,
+    username: s.KAFKA_SASL_USERNAME ?? '',
+    password: s.KAFKA_SASL_PASSWORD ?? '',
+  } as SASLOptions;
+}
+
+function forward(logger: Logger, { level, label, log }: LogEntry): void {
+  const { message, ...rest } = log;
+  // kafkajs puts SASL and connection details in its log objects; drop anything that could hold a secret.
+  delete (rest as Record<string, unknown>).sasl;
+  delete (rest as Record<string, unknown>).password;
+  const fields = { component: 'kafkajs', namespace: rest.namespace, ...rest };
+  const text = `${label} ${message}`;
+  if (level === logLevel.ERROR || level === logLevel.NOTHING) logger.error(fields, text);
+  else if (level === logLevel.WARN) logger.warn(fields, text);
+  else if (level === logLevel.INFO) logger.info(fields, text);
+  else logger.debug(fields, text);
+}

@@ -1,0 +1,53 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Batcher } from './batcher.js';
+
+describe('Batcher', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  function recording(maxSize: number, maxWaitMs: number) {
+    const batches: number[][] = [];
+    let release: () => void = () => undefined;
+    let hold = false;
+    const batcher = new Batcher<number>({ maxSize, maxWaitMs }, async (batch) => {
+      batches.push(batch);
+      if (hold) await new Promise<void>((r) => (release = r));
+    });
+    return { batcher, batches, holdNext: () => (hold = true), release: () => { hold = false; release(); } };
+  }
+
+  it('cuts a full batch at once', () => {
+    const { batcher, batches } = recording(3, 1000);
+    batcher.add([1, 2, 3, 4]);
+    expect(batches).toEqual([[1, 2, 3]]);
+  });
+
+  it('cuts a partial batch when its oldest item has waited maxWaitMs', async () => {
+    const { batcher, batches } = recording(10, 50);
+    batcher.add([1]);
+    await vi.advanceTimersByTimeAsync(30);
+    batcher.add([2]);
+    expect(batches).toEqual([]);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(batches).toEqual([[1, 2]]);
+  });
+
+  it('with maxWaitMs 0 sends every arrival straight away', () => {
+    const { batcher, batches } = recording(10, 0);
+    batcher.add([1, 2]);
+    expect(batches).toEqual([[1, 2]]);
+  });
+
+  it('runs one batch at a time and lets the queue fill meanwhile, keeping order', async () => {
+    const r = recording(4, 0);
+    r.holdNext();
+    r.batcher.add([1]);
+    r.batcher.add([2, 3, 4, 5, 6]);
+    expect(r.batches).toEqual([[1]]);
+    expect(r.batcher.queued).toBe(5);
+    r.release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(r.batches).toEqual([[1], [2, 3, 4, 5], [6]]);
+    expect(r.batcher.queued).toBe(0);
+  });
+});

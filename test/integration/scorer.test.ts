@@ -144,7 +144,7 @@ describe('scorer', () => {
   it('SIGTERM under load drains and exits 0 in time; a restart loses nothing', async () => {
     const t = await topics();
     const sent = await produceTexts(kafka, t.input, 10_000);
-    const first = await launch(scorerEnv(t, { SHUTDOWN_TIMEOUT_MS: '15000' }));
+    const first = await launch(scorerEnv(t, { SHUTDOWN_TIMEOUT_MS: '15000', LOG_LEVEL: 'info' }));
     await waitForOutput(t.output, 1_000);
     const began = Date.now();
     expect(await first.stop('SIGTERM')).toBe(0);

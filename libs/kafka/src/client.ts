@@ -44,6 +44,8 @@ function forward(logger: Logger, { level, label, log }: LogEntry): void {
   // kafkajs puts SASL and connection details in its log objects; drop anything that could hold a secret.
   delete (rest as Record<string, unknown>).sasl;
   delete (rest as Record<string, unknown>).password;
+  // Connection errors repeat on every retry; their stacks say nothing new outside debugging.
+  if (level !== logLevel.DEBUG) delete (rest as Record<string, unknown>).stack;
   const fields = { component: 'kafkajs', namespace: rest.namespace, ...rest };
   const text = `${label} ${message}`;
   if (level === logLevel.ERROR || level === logLevel.NOTHING) logger.error(fields, text);

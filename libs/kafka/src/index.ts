@@ -3,3 +3,4 @@ export { OffsetTracker, byTopicPartitions, type TopicPartitionOffset } from './o
 export { checkKafkaSettings, kafkaSettings, type KafkaSettings } from './settings.js';
 export { createSink, type Delivery, type Sink } from './sink.js';
 export { Source, type Assignment, type SourceHandler, type SourceOptions } from './source.js';
+export { computeLag, createLagReader, totalLag, type CommittedOffset, type LagReader, type LagSnapshot, type PartitionLag, type Watermarks } from './lag.js';

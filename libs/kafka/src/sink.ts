@@ -1,5 +1,5 @@
 import type { OutboundMessage } from '@sentiment-stream/events';
-import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
+import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { byTopicPartitions, type TopicPartitionOffset } from './offset-tracker.js';
 
 export type Delivery = 'at-least-once' | 'exactly-once';
@@ -16,12 +16,17 @@ export interface Sink {
 }
 
 export function createSink(kafka: Kafka, delivery: Delivery, groupId: string, transactionalId: string): Sink {
-  const producer = kafka.producer(
-    delivery === 'exactly-once'
-      ? { transactionalId, idempotent: true, maxInFlightRequests: 1 }
-      : // Idempotent with one request in flight: broker retries can neither duplicate nor reorder.
-        { idempotent: true, maxInFlightRequests: 1 },
-  );
+  const producer = kafka.producer({
+    // Java's murmur2 partitioner: a key lands on the same partition as with any other Kafka client.
+    createPartitioner: Partitioners.DefaultPartitioner,
+    // Idempotent with one request in flight: broker retries can neither duplicate nor reorder.
+    idempotent: true,
+    maxInFlightRequests: 1,
+    // Keep retrying through a broker outage: the batch waits (and so does its partition) rather
+    // than failing, and idempotence makes the retries safe. Backoff caps at 30 s.
+    retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: Number.MAX_SAFE_INTEGER },
+    ...(delivery === 'exactly-once' ? { transactionalId } : {}),
+  });
   return {
     delivery,
     connect: () => producer.connect(),

@@ -42,6 +42,7 @@ export interface SourceHandler {
 export class Source {
   readonly consumer: Consumer;
   private assignment: Assignment[] = [];
+  private removeJoinListener: (() => void) | undefined;
 
   constructor(
     kafka: Kafka,
@@ -65,9 +66,11 @@ export class Source {
     return this.assignment;
   }
 
+  /** Connects, joins the group and starts consuming; safe to call again after it failed. */
   async start(handler: SourceHandler): Promise<void> {
     const { consumer } = this;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    this.removeJoinListener?.();
+    this.removeJoinListener = consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.assignment = Object.entries(payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions }));
       handler.onJoin(this.assignment);
     });

@@ -4,6 +4,7 @@ import { createLogger } from './logger.js';
 import { startScorer } from './scorer.js';
 
 export { loadScorerConfig, scorerSettings, type ScorerConfig } from './config.js';
+export type { ManagedPredictor, Predictor } from './predictor.js';
 export { startScorer, type RunningScorer } from './scorer.js';
 
 /**

@@ -1,10 +1,11 @@
 import { hostname } from 'node:os';
 import { OffsetTracker, Source, createKafka, createSink, type Assignment, type Logger } from '@sentiment-stream/kafka';
 import { Registry, createScorerMetrics } from '@sentiment-stream/metrics';
-import { loadModel, type Model } from '@sentiment-stream/model';
+import { loadModel } from '@sentiment-stream/model';
 import type { FastifyInstance } from 'fastify';
 import type { ScorerConfig } from './config.js';
 import { Pipeline } from './pipeline.js';
+import type { ManagedPredictor } from './predictor.js';
 import { startStatusServer, type ScorerStatus } from './status-server.js';
 
 export interface RunningScorer {
@@ -17,10 +18,15 @@ export interface RunningScorer {
  * Wires the libraries into the running service. The status endpoint comes up first (not ready),
  * then the model (fail fast on a bad folder), then Kafka (retried with backoff until it answers).
  */
-export async function startScorer(config: ScorerConfig, logger: Logger): Promise<RunningScorer> {
+export async function startScorer(
+  config: ScorerConfig,
+  logger: Logger,
+  /** Loads what scores the texts; the benchmarks pass lexicon scorers and a copy through the same pipeline. */
+  loadPredictor: (config: ScorerConfig, logger: Logger) => Promise<ManagedPredictor> = loadOnnxPredictor,
+): Promise<RunningScorer> {
   const registry = new Registry();
   const metrics = createScorerMetrics(registry);
-  let model: Model | undefined;
+  let model: ManagedPredictor | undefined;
   let joined = false;
   let stopping = false;
   let assignment: Assignment[] = [];
@@ -35,12 +41,7 @@ export async function startScorer(config: ScorerConfig, logger: Logger): Promise
   const server = await startStatusServer(config.STATUS_HOST, config.STATUS_PORT, registry, status);
 
   try {
-    model = await loadModel(config.MODEL, {
-      executionProviders: config.EXECUTION_PROVIDERS,
-      ...(config.INTRA_OP_THREADS > 0 ? { intraOpThreads: config.INTRA_OP_THREADS } : {}),
-      onWarning: (message) => logger.warn({}, message),
-    });
-    await model.warmup(Math.min(config.BATCH_MAX_SIZE, 64));
+    model = await loadPredictor(config, logger);
   } catch (err) {
     await server.close();
     throw err;
@@ -109,6 +110,17 @@ export async function startScorer(config: ScorerConfig, logger: Logger): Promise
       await closeQuietly(server);
     },
   };
+}
+
+/** The shipped ONNX model, warmed up at the batch size it will mostly see. */
+async function loadOnnxPredictor(config: ScorerConfig, logger: Logger): Promise<ManagedPredictor> {
+  const model = await loadModel(config.MODEL, {
+    executionProviders: config.EXECUTION_PROVIDERS,
+    ...(config.INTRA_OP_THREADS > 0 ? { intraOpThreads: config.INTRA_OP_THREADS } : {}),
+    onWarning: (message) => logger.warn({}, message),
+  });
+  await model.warmup(Math.min(config.BATCH_MAX_SIZE, 64));
+  return model;
 }
 
 async function retryUntilConnected(connect: () => Promise<void>, what: string, logger: Logger, stopping: () => boolean) {

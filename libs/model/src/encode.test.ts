@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { packBatch, softmaxRows } from './encode.js';
+
+describe('packBatch', () => {
+  it('pads on the right to the longest row of the batch, not to max_length', () => {
+    const p = packBatch([[5, 6, 7], [8], [9, 10]], 0);
+    expect(p.seqLen).toBe(3);
+    expect([...p.inputIds]).toEqual([5n, 6n, 7n, 8n, 0n, 0n, 9n, 10n, 0n]);
+    expect([...p.attentionMask]).toEqual([1n, 1n, 1n, 1n, 0n, 0n, 1n, 1n, 0n]);
+    expect(p.filled).toBe(0);
+  });
+
+  it('gives a row with no token one [PAD] step with mask 1', () => {
+    const p = packBatch([[], [4, 4]], 0);
+    expect([...p.inputIds]).toEqual([0n, 0n, 4n, 4n]);
+    expect([...p.attentionMask]).toEqual([1n, 0n, 1n, 1n]);
+    expect(p.filled).toBe(1);
+  });
+
+  it('never produces a zero-length sequence, even when every row is empty', () => {
+    const p = packBatch([[], []], 0);
+    expect(p.seqLen).toBe(1);
+    expect([...p.inputIds]).toEqual([0n, 0n]);
+    expect([...p.attentionMask]).toEqual([1n, 1n]);
+  });
+
+  it('uses a non-zero pad id', () => {
+    const p = packBatch([[1, 2], [], [3]], 9);
+    expect([...p.inputIds]).toEqual([1n, 2n, 9n, 9n, 3n, 9n]);
+    expect([...p.attentionMask]).toEqual([1n, 1n, 1n, 0n, 1n, 0n]);
+  });
+});
+
+describe('softmaxRows', () => {
+  it('normalises each row and is stable for large logits', () => {
+    const p = softmaxRows(new Float32Array([0, 0, 1000, 1000, 0, Math.log(3)]), 2);
+    expect(p[0]).toBeCloseTo(0.5, 12);
+    expect(p[2]).toBeCloseTo(0.5, 12);
+    expect(p[4]).toBeCloseTo(0.25, 6);
+    expect(p[5]).toBeCloseTo(0.75, 6);
+  });
+});

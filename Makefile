@@ -36,7 +36,7 @@ test-integration: build ## integration tests against a real broker (KAFKA_BROKER
 
 test: build lint test-unit test-integration ## everything CI runs
 
-kafka-up: ## start the local Apache Kafka broker (KAFKA_VERSION, KAFKA_PORT)
+kafka-up: install ## start the local Apache Kafka broker (KAFKA_VERSION, KAFKA_PORT)
 	bash deploy/kafka/kafka-up.sh
 
 kafka-down: ## stop the broker kafka-up started

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Stop the broker that kafka-up.sh started on $KAFKA_PORT (by its pid file), wait for it to exit and
+# remove its temporary data dir. A no-op when none runs.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+kafka_check_port_number "$KAFKA_PORT" KAFKA_PORT
+kafka_lock
+
+if ! kafka_read_state; then
+  kafka_say "no broker started by kafka-up on port $KAFKA_PORT; nothing to do"
+  exit 0
+fi
+
+stopped=
+if kafka_pid_is_ours "$BROKER_PID" "$KAFKA_CONFIG_FILE"; then
+  t0=$(date +%s)
+  kill -TERM "$BROKER_PID" 2>/dev/null || true
+  deadline=$((t0 + KAFKA_STOP_TIMEOUT))
+  while kafka_pid_is_ours "$BROKER_PID" "$KAFKA_CONFIG_FILE"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "kafka-down: broker (pid $BROKER_PID) still running after ${KAFKA_STOP_TIMEOUT}s; sending SIGKILL" >&2
+      kill -KILL "$BROKER_PID" 2>/dev/null || true
+      for _ in $(seq 1 50); do
+        kafka_pid_is_ours "$BROKER_PID" "$KAFKA_CONFIG_FILE" || break
+        sleep 0.1
+      done
+      break
+    fi
+    sleep 0.2
+  done
+  if kafka_pid_is_ours "$BROKER_PID" "$KAFKA_CONFIG_FILE"; then
+    kafka_die "broker (pid $BROKER_PID) did not exit; state kept in $KAFKA_RUN_DIR"
+  fi
+  stopped="stopped Kafka ${BROKER_VERSION:-?} on $KAFKA_HOST:$KAFKA_PORT (pid $BROKER_PID) in $(($(date +%s) - t0))s"
+else
+  stopped="broker on port $KAFKA_PORT (pid ${BROKER_PID:-?}) was no longer running"
+fi
+
+# Only ever remove a data dir that kafka-up made with mktemp.
+case ${BROKER_DATA_DIR:-} in
+  */kafka-data.*) rm -rf -- "$BROKER_DATA_DIR" ;;
+esac
+rm -f "$KAFKA_PID_FILE" "$KAFKA_STATE_FILE"
+kafka_say "$stopped; removed ${BROKER_DATA_DIR:-no data dir}"

@@ -1,0 +1,109 @@
+# shellcheck shell=bash disable=SC2034  # the variables are for the scripts that source this
+# Shared settings and helpers for kafka-up.sh, kafka-down.sh and with-broker.sh (sourced, not run).
+#
+# Environment (all optional):
+#   KAFKA_VERSION          Apache Kafka release fetched from Maven Central (default below)
+#   KAFKA_PORT             client (PLAINTEXT) port on 127.0.0.1 (default 9092)
+#   KAFKA_CONTROLLER_PORT  KRaft controller port (default: KAFKA_PORT+1, or the next free one)
+#   KAFKA_HEAP_OPTS        JVM heap flags (default -Xms256m -Xmx1g)
+#   KAFKA_START_TIMEOUT    seconds kafka-up waits for the broker to answer metadata (default 90)
+#   KAFKA_STOP_TIMEOUT     seconds kafka-down waits after SIGTERM before SIGKILL (default 30)
+#   KAFKA_CACHE            where jars and run state live (default <repo>/.cache/kafka)
+#
+# Layout:
+#   $KAFKA_CACHE/<version>/libs/      kafka_2.13 + runtime deps (+ an SLF4J binding), fetched once
+#   $KAFKA_CACHE/run/<port>/          one running broker: server.properties, kafka.pid, broker.env, server.log
+#
+# A later SECURE=1 mode (TLS + SASL/SCRAM) plugs in at kafka_listener_config (another listener and
+# its SSL/SASL settings), kafka_format_extra_args (--add-scram for the test user) and
+# kafka_client_env (what probe.mjs and with-broker export for clients); nothing else has to change.
+
+KAFKA_DEFAULT_VERSION=4.4.0
+
+KAFKA_SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+KAFKA_REPO_ROOT=$(cd "$KAFKA_SCRIPT_DIR/../.." && pwd)
+
+KAFKA_VERSION=${KAFKA_VERSION:-$KAFKA_DEFAULT_VERSION}
+KAFKA_PORT=${KAFKA_PORT:-9092}
+KAFKA_HOST=127.0.0.1
+KAFKA_CACHE=${KAFKA_CACHE:-$KAFKA_REPO_ROOT/.cache/kafka}
+KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
+KAFKA_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
+
+KAFKA_RUN_DIR=$KAFKA_CACHE/run/$KAFKA_PORT
+KAFKA_PID_FILE=$KAFKA_RUN_DIR/kafka.pid
+KAFKA_STATE_FILE=$KAFKA_RUN_DIR/broker.env
+KAFKA_LOG_FILE=$KAFKA_RUN_DIR/server.log
+KAFKA_CONFIG_FILE=$KAFKA_RUN_DIR/server.properties
+
+# Print one line on stderr, prefixed by the script's name, and exit non-zero.
+kafka_die() {
+  echo "$(basename "$0" .sh): $*" >&2
+  exit 1
+}
+
+kafka_say() {
+  echo "$(basename "$0" .sh): $*"
+}
+
+kafka_check_port_number() {
+  case $1 in
+    '' | *[!0-9]*) kafka_die "$2 must be a port number, got '$1'" ;;
+  esac
+  if [ "$1" -lt 1 ] || [ "$1" -gt 65535 ]; then
+    kafka_die "$2 must be between 1 and 65535, got $1"
+  fi
+}
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+kafka_port_busy() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/$KAFKA_HOST/$1" 2>/dev/null
+}
+
+# True when $1 is a live (non-zombie) process whose command line is a Kafka broker using $2 as config.
+kafka_pid_is_ours() {
+  local pid=$1 config=$2 state
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [ "$state" != Z ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "kafka.Kafka $config" 2>/dev/null
+}
+
+# Reads the state file of a broker on KAFKA_PORT into BROKER_* variables; false when there is none.
+kafka_read_state() {
+  BROKER_PID='' BROKER_DATA_DIR='' BROKER_VERSION='' BROKER_CONTROLLER_PORT=''
+  [ -f "$KAFKA_STATE_FILE" ] || return 1
+  # shellcheck disable=SC1090
+  . "$KAFKA_STATE_FILE"
+  [ -n "$BROKER_PID" ] || BROKER_PID=$(cat "$KAFKA_PID_FILE" 2>/dev/null || true)
+  return 0
+}
+
+# True when a broker this tooling started is running on KAFKA_PORT (sets BROKER_* variables).
+kafka_running() {
+  kafka_read_state || return 1
+  kafka_pid_is_ours "$BROKER_PID" "$KAFKA_CONFIG_FILE"
+}
+
+# Serialise kafka-up / kafka-down for one port.
+kafka_lock() {
+  mkdir -p "$KAFKA_RUN_DIR"
+  exec 9>"$KAFKA_RUN_DIR/lock"
+  if command -v flock >/dev/null 2>&1; then
+    flock -w 180 9 || kafka_die "another kafka-up/kafka-down for port $KAFKA_PORT holds $KAFKA_RUN_DIR/lock"
+  fi
+}
+
+# What clients need to reach the broker (PLAINTEXT today; SECURE=1 would add TLS/SASL settings here).
+# The first file matching a glob, as a bare name (empty when none), e.g. kafka_first_jar DIR 'slf4j-api-*.jar'.
+kafka_first_jar() {
+  local f
+  for f in "$1"/$2; do
+    [ -e "$f" ] && basename "$f" && return 0
+  done
+  return 0
+}
+
+kafka_client_env() {
+  echo "KAFKA_BROKERS=$KAFKA_HOST:$KAFKA_PORT"
+}

@@ -1,0 +1,75 @@
+// Readiness probe for deploy/kafka/kafka-up.sh: retries a real metadata request (kafkajs admin
+// describeCluster + fetchTopicMetadata) until the broker answers or the timeout passes.
+//   node deploy/kafka/probe.mjs --brokers 127.0.0.1:9092 [--timeout 90] [--pid 1234]
+// Exit 0 and one line on stdout when ready; exit 1 (timeout or error) or 3 (--pid died) with one
+// line on stderr. kafkajs comes from the repository's node_modules (npm ci).
+import process from 'node:process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    brokers: { type: 'string', default: '127.0.0.1:9092' },
+    timeout: { type: 'string', default: '90' },
+    pid: { type: 'string' },
+  },
+});
+
+function fail(code, message) {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
+}
+
+let kafkajs;
+try {
+  kafkajs = await import('kafkajs');
+} catch {
+  fail(1, "cannot load 'kafkajs' for the readiness probe; run 'npm ci' in the repository root first");
+}
+const { Kafka, logLevel } = kafkajs.default ?? kafkajs;
+
+const brokers = values.brokers.split(',').map((b) => b.trim()).filter(Boolean);
+const deadline = Date.now() + Number(values.timeout) * 1000;
+const pid = values.pid ? Number(values.pid) : undefined;
+
+function alive(p) {
+  try {
+    process.kill(p, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const kafka = new Kafka({
+  clientId: 'kafka-up-probe',
+  brokers,
+  logLevel: logLevel.NOTHING,
+  connectionTimeout: 1000,
+  requestTimeout: 3000,
+  retry: { retries: 0 },
+});
+
+let lastError = 'no answer';
+while (Date.now() < deadline) {
+  if (pid !== undefined && !alive(pid)) fail(3, `broker process ${pid} exited`);
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    const metadata = await admin.fetchTopicMetadata();
+    if (cluster.brokers.length > 0) {
+      await admin.disconnect();
+      process.stdout.write(
+        `cluster ${cluster.clusterId}, ${cluster.brokers.length} broker(s), ${metadata.topics.length} topic(s)\n`,
+      );
+      process.exit(0);
+    }
+    lastError = 'metadata lists no brokers yet';
+  } catch (err) {
+    lastError = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  }
+  await admin.disconnect().catch(() => {});
+  await sleep(250);
+}
+fail(1, `no metadata answer within ${values.timeout}s (last error: ${lastError})`);

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# with-broker.sh CMD [ARGS...]
+# Run CMD against a Kafka broker. With KAFKA_BROKERS set, CMD just runs with it. Otherwise a broker
+# is started with kafka-up.sh (KAFKA_VERSION, KAFKA_PORT, ... pass through), KAFKA_BROKERS is
+# exported as 127.0.0.1:$KAFKA_PORT, CMD runs, and the broker is stopped again whatever happens
+# (failure, Ctrl-C, TERM). Exits with CMD's exit code. A broker that was already running on that
+# port (a developer's 'make kafka-up') is used and left running.
+# CMD runs in the foreground (it keeps the terminal, and Ctrl-C reaches it and this script alike);
+# a TERM sent to this script alone stops the broker once CMD has exited.
+set -uo pipefail
+
+if [ $# -eq 0 ]; then
+  echo "usage: with-broker.sh CMD [ARGS...]" >&2
+  exit 2
+fi
+
+if [ -n "${KAFKA_BROKERS:-}" ]; then
+  echo "with-broker: using KAFKA_BROKERS=$KAFKA_BROKERS"
+  exec "$@"
+fi
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+started_here=
+# shellcheck disable=SC2317  # run by the traps
+stop_broker() {
+  local rc=$?
+  trap - EXIT INT TERM HUP
+  # kafka-up cleans up after a failed start itself; only a broker with state needs stopping.
+  if [ -n "$started_here" ] && [ -f "$KAFKA_STATE_FILE" ]; then
+    bash "$KAFKA_SCRIPT_DIR/kafka-down.sh" || true
+  fi
+  exit "$rc"
+}
+trap stop_broker EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+if kafka_running; then
+  echo "with-broker: using the broker already running on $KAFKA_HOST:$KAFKA_PORT (Kafka ${BROKER_VERSION:-?}, pid $BROKER_PID); leaving it running"
+else
+  # Mark before starting: an interrupted start is cleaned up too (kafka-down is a no-op then).
+  started_here=1
+  bash "$KAFKA_SCRIPT_DIR/kafka-up.sh" || exit $?
+  kafka_read_state || true
+fi
+
+# KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT (and, with a later SECURE=1, the client's TLS/SASL settings).
+while IFS= read -r assignment; do
+  export "${assignment?}"
+done < <(kafka_client_env)
+export KAFKA_BROKER_SOURCE="Apache Kafka ${BROKER_VERSION:-$KAFKA_VERSION} started by deploy/kafka (KRaft, single node)"
+"$@"
+exit $?

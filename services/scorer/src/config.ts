@@ -1,4 +1,4 @@
-import { ConfigError, integer, list, loadConfig, oneOf, string, type ConfigOf } from '@sentiment-stream/config';
+import { ConfigError, integer, list, loadConfig, oneOf, optionalString, string, type ConfigOf } from '@sentiment-stream/config';
 import { checkKafkaSettings, kafkaSettings } from '@sentiment-stream/kafka';
 
 /** Every setting of the scorer; docs/configuration.md is generated from this table's docs. */
@@ -24,6 +24,9 @@ export const scorerSettings = {
   DELIVERY: oneOf(['at-least-once', 'exactly-once'] as const, {
     doc: '`exactly-once` publishes and commits in one transaction; readers must use read_committed.',
     default: 'at-least-once',
+  }),
+  TRANSACTIONAL_ID: optionalString({
+    doc: "Exactly-once only: the producer's transactional id, stable across restarts of one replica so a restarted replica fences its old self; unset means `GROUP_ID-<hostname>`.",
   }),
   FETCH_MAX_BYTES: integer({ doc: 'Bytes fetched at once over all partitions: bounds memory and in-flight work.', default: 4 << 20, min: 1 << 16, max: 256 << 20 }),
   STATUS_HOST: string({ doc: 'Address of the status endpoint; keep it pod-local.', default: '127.0.0.1' }),

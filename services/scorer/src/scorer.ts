@@ -51,7 +51,7 @@ export async function startScorer(
   logger.info({ model: name, version, provider }, 'model loaded');
 
   const kafka = createKafka(config, logger);
-  const sink = createSink(kafka, config.DELIVERY, config.GROUP_ID, `${config.GROUP_ID}-${hostname()}-${config.STATUS_PORT}`);
+  const sink = createSink(kafka, config.DELIVERY, config.GROUP_ID, config.TRANSACTIONAL_ID ?? `${config.GROUP_ID}-${hostname()}`);
   const exactlyOnce = config.DELIVERY === 'exactly-once';
   const pipeline = new Pipeline(
     model,

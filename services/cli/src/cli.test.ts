@@ -1,0 +1,129 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { defaultModelsDir } from '@sentiment-stream/model';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadOptions, positiveInt } from './args.js';
+import { runCli } from './cli.js';
+import type { Io } from './io.js';
+
+function capture(stream: PassThrough): () => string {
+  let text = '';
+  stream.on('data', (c: Buffer) => (text += c.toString()));
+  return () => text;
+}
+
+async function cli(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out = capture(stdout);
+  const err = capture(stderr);
+  const io: Io = { stdin: Readable.from([stdin]), stdout, stderr, env: { ...process.env, EXECUTION_PROVIDERS: 'cpu' } };
+  const code = await runCli(args, io);
+  return { code, stdout: out(), stderr: err() };
+}
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'cli-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('command dispatch and errors', () => {
+  it('prints usage for --help and exits 0', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^usage: sentiment-stream <command>/);
+    expect(r.stdout).toContain('  score ');
+    expect(r.stdout).toContain('  eval ');
+  });
+
+  it('rejects an unknown command with one line and the usage, exit 2', async () => {
+    const r = await cli(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe('sentiment-stream: unknown command "frobnicate"');
+    expect(r.stderr).toContain('usage: sentiment-stream');
+    expect((await cli([])).code).toBe(2);
+  });
+
+  it('rejects bad flags with exit 2 and no stack trace', async () => {
+    const r = await cli(['score', '--bogus', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("sentiment-stream score: Unknown option '--bogus'\nRun 'sentiment-stream score --help' for usage.\n");
+    expect((await cli(['eval', '--model', 'm'])).stderr).toContain('sentiment-stream eval: --data is required');
+    expect((await cli(['score', '--batch-size', '0', 'x'])).stderr).toContain('--batch-size must be a positive integer, got "0"');
+    expect((await cli(['score', '--providers', 'tpu', 'x'])).stderr).toContain('unknown execution provider "tpu"');
+    expect((await cli(['score'])).stderr).toContain('nothing to score');
+  });
+
+  it('reports a missing file and an unknown model in one line, exit 1', async () => {
+    const missing = await cli(['eval', '--model', 'x', '--data', path.join(tmp, 'nope.tsv')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^sentiment-stream eval: model folder .*x: does not exist\n$/);
+    const unknown = await cli(['score', '--model', 'no-such-model', 'hello']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^sentiment-stream score: model folder \S*no-such-model: does not exist\n$/);
+  });
+});
+
+describe('argument helpers', () => {
+  it('parses positive integers', () => {
+    expect(positiveInt('batch-size', undefined, 256)).toBe(256);
+    expect(positiveInt('batch-size', '64', 256)).toBe(64);
+    expect(() => positiveInt('threads', '1.5', 1)).toThrow('--threads must be a positive integer, got "1.5"');
+  });
+
+  it('takes providers from --providers, else EXECUTION_PROVIDERS, else cpu', () => {
+    const io = (env: Record<string, string>) => ({ stdin: Readable.from([]), stdout: new PassThrough(), stderr: new PassThrough(), env });
+    expect(loadOptions({}, io({})).executionProviders).toEqual(['cpu']);
+    expect(loadOptions({}, io({ EXECUTION_PROVIDERS: 'cuda,cpu' })).executionProviders).toEqual(['cuda', 'cpu']);
+    expect(loadOptions({ providers: 'webgpu' }, io({ EXECUTION_PROVIDERS: 'cuda,cpu' })).executionProviders).toEqual(['webgpu']);
+    expect(loadOptions({ threads: '2' }, io({ MODELS_DIR: '/m' }))).toMatchObject({ intraOpThreads: 2, modelsDir: '/m' });
+  });
+});
+
+// With the real model: the first folder shipped under models/ (or MODELS_DIR).
+const modelsDir = process.env.MODELS_DIR ?? defaultModelsDir();
+const model = modelsDir && existsSync(modelsDir) ? readdirSync(modelsDir).filter((d) => existsSync(path.join(modelsDir, d, 'config.json'))).sort()[0] : undefined;
+
+describe('with a shipped model', () => {
+  it('has a model to run with', () => {
+    expect(model, `no model folder under ${modelsDir}`).toBeDefined();
+  });
+
+  it('reports a missing data file in one line, exit 1', async () => {
+    const r = await cli(['eval', '--model', model!, '--data', path.join(tmp, 'nope.tsv')]);
+    expect(r).toMatchObject({ code: 1, stderr: `sentiment-stream eval: input file not found: ${path.join(tmp, 'nope.tsv')}\n` });
+  });
+
+  it('eval --json prints the report as the last stdout line', async () => {
+    const data = path.join(tmp, 'small.tsv');
+    writeFileSync(data, 'text\tlabel\nwhat a wonderful , moving film\t1\na dull , tedious mess\t0\n"quoted"\t0\n\t1\n');
+    const r = await cli(['eval', '--model', model!, '--data', data, '--json', '--threads', '1']);
+    expect(r.stderr).toContain('accuracy');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const report = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
+    expect(Object.keys(report)).toEqual(expect.arrayContaining(['n', 'accuracy', 'macro_f1', 'macro_recall', 'per_class', 'confusion', 'model']));
+    expect(report.n).toBe(4);
+    expect((report.confusion as number[][]).flat().reduce((a, b) => a + b, 0)).toBe(4);
+    expect(report.model).toMatch(/@/);
+  });
+
+  it('eval without --json prints a readable report; --baseline vader needs no model run', async () => {
+    const data = path.join(tmp, 'small2.tsv');
+    writeFileSync(data, 'sentence\tlabel\ngood\t1\nbad\t0\n');
+    const r = await cli(['eval', '--model', model!, '--data', data, '--baseline', 'vader']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('baseline vader');
+    expect(r.stdout).toMatch(/accuracy +\d\.\d{4}/);
+    expect(r.stdout).toContain('confusion (rows: true label, columns: predicted)');
+  });
+
+  it('score prints one JSON line per text, in order', async () => {
+    const r = await cli(['score', '--model', model!, '--threads', '1', '--input', '-'], '{"id": 7, "text": "great"}\n{"text": ""}\n{"text": "awful"}\n');
+    expect(r.code).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id?: number; text: string; label: string; score: number });
+    expect(rows.map((x) => x.text)).toEqual(['great', '', 'awful']);
+    expect(rows[0]!.id).toBe(7);
+    for (const row of rows) expect(row.score).toBeGreaterThan(0);
+  });
+});

@@ -11,6 +11,8 @@ import { loadTokenizer, type Tokenizer } from './tokenizer.js';
 import { nowMs, type FromWorker, type ProviderName, type ToWorker, type WorkerInit } from './protocol.js';
 
 const init = workerData as WorkerInit;
+/** Rows per ONNX Runtime call after sorting by length (measured best on 2 CPU cores: 32-64). */
+const BUCKET_ROWS = 64;
 const port = parentPort!;
 const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
@@ -61,23 +63,38 @@ async function main(): Promise<void> {
 
   const classes = init.labels.length;
 
-  const run = async (texts: string[]) => {
-    const t0 = nowMs();
-    const packed = packBatch(tok.encode(texts), tok.padId);
-    const t1 = nowMs();
+  /** Runs one padded sub-batch; rows are token ids, already truncated. */
+  const infer = async (rows: number[][]) => {
+    const packed = packBatch(rows, tok.padId);
     const dims = [packed.batch, packed.seqLen];
     const out = await session.run({
       input_ids: new ort.Tensor('int64', packed.inputIds, dims),
       attention_mask: new ort.Tensor('int64', packed.attentionMask, dims),
     });
-    const t2 = nowMs();
     const logits = out.logits;
     if (logits === undefined || logits.dims.length !== 2 || logits.dims[0] !== packed.batch || logits.dims[1] !== classes) {
       throw new Error(`model.onnx returned logits of shape [${logits?.dims.join(', ') ?? ''}], expected [${packed.batch}, ${classes}] (config.json lists ${classes} labels)`);
     }
-    // Copy out of ORT's buffer so the copy can be transferred, not cloned.
-    const data = new Float32Array(logits.data as Float32Array);
-    return { logits: data, timings: { tokenizeMs: t1 - t0, inferenceMs: t2 - t1, batchSize: packed.batch, seqLen: packed.seqLen }, t0 };
+    return { data: logits.data as Float32Array, seqLen: packed.seqLen };
+  };
+
+  const run = async (texts: string[]) => {
+    const t0 = nowMs();
+    const rows = tok.encode(texts);
+    const t1 = nowMs();
+    // Length bucketing: a batch pads to its longest text, so sorting by length and running
+    // sub-batches of similar length spends the LSTM's steps on tokens, not on padding.
+    const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.length - rows[b]!.length);
+    const data = new Float32Array(texts.length * classes);
+    let seqLen = 0;
+    for (let start = 0; start < order.length; start += BUCKET_ROWS) {
+      const bucket = order.slice(start, start + BUCKET_ROWS);
+      const result = await infer(bucket.map((i) => rows[i]!));
+      seqLen = Math.max(seqLen, result.seqLen);
+      bucket.forEach((row, n) => data.set(result.data.subarray(n * classes, (n + 1) * classes), row * classes));
+    }
+    const t2 = nowMs();
+    return { logits: data, timings: { tokenizeMs: t1 - t0, inferenceMs: t2 - t1, batchSize: texts.length, seqLen }, t0 };
   };
 
   // Warm up (first run allocates and, on GPU providers, compiles kernels) and check the output shape.

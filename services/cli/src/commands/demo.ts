@@ -100,6 +100,8 @@ function startScorerProcess(io: Io): ChildProcess {
       DLQ_TOPIC: TOPICS.dlq,
       GROUP_ID: GROUP,
       STATUS_PORT,
+      // The three-class model shows neutral statements as neutral; MODEL overrides it.
+      MODEL: io.env.MODEL ?? 'tweeteval-bilstm',
       LOG_LEVEL: io.env.LOG_LEVEL ?? 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

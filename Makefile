@@ -9,7 +9,7 @@ WORKSPACE_MANIFESTS := package.json package-lock.json $(wildcard libs/*/package.
 WITH_BROKER := bash deploy/kafka/with-broker.sh
 CLI := node services/cli/dist/main.js
 
-.PHONY: help install build lint test test-unit test-integration kafka-up kafka-down train-deps train demo clean
+.PHONY: help install build lint test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train demo docs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -31,10 +31,16 @@ lint: install ## eslint over the whole repo
 test-unit: build ## unit tests (no broker)
 	npx vitest run --project unit
 
-test-integration: build ## integration tests against a real broker (KAFKA_BROKERS, or a local one started and stopped here)
+test-integration: build prometheus-deps ## integration tests against a real broker (KAFKA_BROKERS, or a local one started and stopped here) and a real Prometheus
 	$(WITH_BROKER) npx vitest run --project integration
 
-test: build lint test-unit test-integration ## everything CI runs
+test-rules: ## promtool check + unit tests of the Prometheus rules (installs promtool if missing)
+	bash deploy/prometheus/check.sh
+
+prometheus-deps: ## install promtool and the Prometheus server (Debian package; no service is started)
+	bash deploy/prometheus/install.sh
+
+test: build lint test-unit test-rules test-integration ## everything CI runs
 
 kafka-up: install ## start the local Apache Kafka broker (KAFKA_VERSION, KAFKA_PORT)
 	bash deploy/kafka/kafka-up.sh
@@ -50,6 +56,9 @@ train: train-deps install ## train, export and package a model: make train MODEL
 
 demo: build ## run the whole service on a local broker with sample texts; Ctrl-C stops everything
 	$(WITH_BROKER) $(CLI) demo
+
+docs: build ## regenerate the configuration tables in docs/configuration.md from the schemas
+	node --input-type=module -e "import { readFileSync, writeFileSync } from 'node:fs'; import { renderConfigDoc } from './services/cli/dist/config-docs.js'; const f = 'docs/configuration.md'; writeFileSync(f, renderConfigDoc(readFileSync(f, 'utf8')));"
 
 clean: ## remove build outputs (keeps node_modules and the Kafka cache)
 	rm -rf libs/*/dist services/*/dist libs/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo

@@ -73,49 +73,79 @@ export function totalLag(partitions: PartitionLag[], topics: string[] = []): Map
 }
 
 export interface LagReader {
-  /** One read: committed offsets and watermarks from the brokers. Rejects when Kafka cannot answer. */
+  /** One read: committed offsets and watermarks from the brokers. Rejects when Kafka cannot answer in time. */
   read(): Promise<LagSnapshot>;
   close(): Promise<void>;
 }
 
+export interface LagReaderOptions {
+  /** A read that has not finished after this long is reported as failed. Default 10 s. */
+  timeoutMs?: number;
+}
+
 /**
- * Reads a consumer group's lag with the admin API. The admin client connects on the first read and
- * is dropped after a failed one, so the next read starts from a fresh connection (and fresh
- * metadata) instead of retrying a broken one. Its own retries are short: the caller reads on an
- * interval, and that interval is the retry; a read must not hang for the client's long default backoff.
+ * Reads a consumer group's lag with the admin API.
+ *
+ * Failing fast matters more than retrying here: the caller reads on an interval, and that interval
+ * is the retry. But a kafkajs request cannot be cancelled, and while the brokers are unreachable its
+ * connect retries run for minutes (the client's backoff). So a read that outlives `timeoutMs`
+ * rejects, and until its requests settle every further read rejects at once ("still waiting")
+ * rather than starting more: one admin client and one set of requests at most, never a pile-up.
+ * After a failure the admin client is dropped, so the next read starts from a fresh connection and
+ * fresh metadata instead of a broken one.
  */
-export function createLagReader(kafka: Kafka, groupId: string, topics: string[]): LagReader {
+export function createLagReader(kafka: Kafka, groupId: string, topics: string[], options: LagReaderOptions = {}): LagReader {
+  const timeoutMs = options.timeoutMs ?? 10_000;
   let admin: Admin | undefined;
+  let pending: Promise<LagSnapshot> | undefined;
   const drop = async () => {
     const a = admin;
     admin = undefined;
     await a?.disconnect().catch(() => undefined);
   };
+  const readOnce = async (): Promise<LagSnapshot> => {
+    try {
+      if (admin === undefined) {
+        admin = kafka.admin({ retry: { initialRetryTime: 200, maxRetryTime: 2_000, retries: 2 } });
+        await admin.connect();
+      }
+      const a = admin;
+      // allSettled, not all: a read is over only when every request is, so no retry of a failed
+      // read is still running when the next read (or close) begins.
+      const [marks, commits] = await Promise.allSettled([
+        Promise.all(topics.map(async (topic) => (await a.fetchTopicOffsets(topic)).map((p) => ({ topic, partition: p.partition, low: p.low, high: p.high })))),
+        a.fetchOffsets({ groupId, topics }),
+      ] as const);
+      if (marks.status === 'rejected') throw marks.reason;
+      if (commits.status === 'rejected') throw commits.reason;
+      const committed = commits.value.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })));
+      const partitions = computeLag(marks.value.flat(), committed);
+      return { groupId, partitions, totals: totalLag(partitions, topics), at: Date.now() };
+    } catch (err) {
+      await drop();
+      throw err;
+    }
+  };
   return {
     async read() {
+      if (pending !== undefined) throw new Error(`previous lag read still waiting for Kafka (over ${timeoutMs} ms)`);
+      const current = readOnce();
+      pending = current;
+      const settled = current.then(
+        () => undefined,
+        () => undefined,
+      );
+      void settled.then(() => {
+        if (pending === current) pending = undefined;
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`lag read timed out after ${timeoutMs} ms`)), timeoutMs);
+      });
       try {
-        if (admin === undefined) {
-          admin = kafka.admin({ retry: { initialRetryTime: 200, maxRetryTime: 2_000, retries: 2 } });
-          await admin.connect();
-        }
-        const a = admin;
-        // allSettled, not all: a read is over only when every request is, so no retry of a failed
-        // read is still running when the next read (or close) begins.
-        const settled = await Promise.allSettled([
-          Promise.all(topics.map(async (topic) => (await a.fetchTopicOffsets(topic)).map((p) => ({ topic, partition: p.partition, low: p.low, high: p.high })))),
-          a.fetchOffsets({ groupId, topics }),
-        ] as const);
-        const [marks, commits] = settled;
-        if (marks.status === 'rejected') throw marks.reason;
-        if (commits.status === 'rejected') throw commits.reason;
-        const watermarks = marks.value;
-        const offsets = commits.value;
-        const committed = offsets.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })));
-        const partitions = computeLag(watermarks.flat(), committed);
-        return { groupId, partitions, totals: totalLag(partitions, topics), at: Date.now() };
-      } catch (err) {
-        await drop();
-        throw err;
+        return await Promise.race([current, timeout]);
+      } finally {
+        clearTimeout(timer);
       }
     },
     close: drop,

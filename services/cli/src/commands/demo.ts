@@ -7,6 +7,7 @@ import type { Io } from '../io.js';
 const TOPICS = { input: 'demo-texts', output: 'sentiment-events', dlq: 'sentiment-dlq' };
 const GROUP = 'demo-scorer';
 const STATUS_PORT = '9465';
+const METRICS_PORT = '9464';
 
 /** A mixed stream: praise, complaints, plain statements, raw tweet style, and a few broken records. */
 const SAMPLES: (string | { bad: string | null; why: string })[] = [
@@ -31,7 +32,8 @@ const SAMPLES: (string | { bad: string | null; why: string })[] = [
 /**
  * `sentiment-stream demo`: the whole service on the broker in KAFKA_BROKERS. Creates the topics,
  * starts the scorer, sends the samples at a steady pace and prints each scored event and dead
- * letter as it arrives. Ctrl-C (or DEMO_SECONDS) stops everything it started.
+ * letter as it arrives, with the metrics sidecar beside the scorer as in a pod. Ctrl-C (or
+ * DEMO_SECONDS) stops everything it started.
  */
 export const command: Command = {
   run: async (args, io) => {
@@ -46,10 +48,12 @@ export const command: Command = {
     say(`demo: topics ${TOPICS.input} -> ${TOPICS.output} (dead letters: ${TOPICS.dlq}) on ${brokers.join(',')}`);
 
     const scorer = startScorerProcess(io);
+    const sidecar = startSidecarProcess(io);
     const stop = stopSignal(io);
     try {
       await waitReady(scorer, stop.promise);
-      say('demo: scorer ready — sending texts (Ctrl-C to stop)\n');
+      say(`demo: scorer ready; Prometheus metrics (with consumer lag) at http://127.0.0.1:${METRICS_PORT}/metrics`);
+      say('demo: sending texts (Ctrl-C to stop)\n');
       const sent = new Map<string, string>();
       const printer = await printOutputs(kafka, sent, say);
       const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -69,13 +73,19 @@ export const command: Command = {
       await new Promise((r) => setTimeout(r, 1_000)); // let the last outputs arrive
       await printer.disconnect();
     } finally {
-      say('\ndemo: stopping the scorer');
-      scorer.kill('SIGTERM');
-      await new Promise((r) => scorer.once('exit', r));
+      say('\ndemo: stopping the scorer and the sidecar');
+      await Promise.all([scorer, sidecar].map((child) => stopChild(child)));
     }
     return 0;
   },
 };
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
 
 async function createTopics(kafka: Kafka) {
   const admin = kafka.admin();
@@ -90,26 +100,36 @@ async function createTopics(kafka: Kafka) {
   await admin.disconnect();
 }
 
-function startScorerProcess(io: Io): ChildProcess {
+/** Runs a CLI role (`scorer`, `sidecar`) as a child, its log lines prefixed with the role. */
+function startRole(role: 'scorer' | 'sidecar', io: Io, env: Record<string, string>): ChildProcess {
   const cli = fileURLToPath(new URL('../main.js', import.meta.url));
-  const child = spawn(process.execPath, [cli, 'scorer'], {
-    env: {
-      ...io.env,
-      INPUT_TOPICS: TOPICS.input,
-      OUTPUT_TOPIC: TOPICS.output,
-      DLQ_TOPIC: TOPICS.dlq,
-      GROUP_ID: GROUP,
-      STATUS_PORT,
-      // The three-class model shows neutral statements as neutral; MODEL overrides it.
-      MODEL: io.env.MODEL ?? 'tweeteval-bilstm',
-      LOG_LEVEL: io.env.LOG_LEVEL ?? 'warn',
-    },
+  const child = spawn(process.execPath, [cli, role], {
+    env: { ...io.env, GROUP_ID: GROUP, INPUT_TOPICS: TOPICS.input, LOG_LEVEL: io.env.LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const relay = (d: Buffer) => io.stderr.write(d.toString().replace(/^(?=.)/gm, '[scorer] '));
+  const relay = (d: Buffer) => io.stderr.write(d.toString().replace(/^(?=.)/gm, `[${role}] `));
   child.stdout!.on('data', relay);
   child.stderr!.on('data', relay);
   return child;
+}
+
+function startScorerProcess(io: Io): ChildProcess {
+  return startRole('scorer', io, {
+    OUTPUT_TOPIC: TOPICS.output,
+    DLQ_TOPIC: TOPICS.dlq,
+    STATUS_PORT,
+    // The three-class model shows neutral statements as neutral; MODEL overrides it.
+    MODEL: io.env.MODEL ?? 'tweeteval-bilstm',
+  });
+}
+
+function startSidecarProcess(io: Io): ChildProcess {
+  return startRole('sidecar', io, {
+    METRICS_HOST: '127.0.0.1',
+    METRICS_PORT,
+    SCORER_STATUS_URL: `http://127.0.0.1:${STATUS_PORT}`,
+    LAG_INTERVAL_MS: '5000',
+  });
 }
 
 async function waitReady(scorer: ChildProcess, stopped: Promise<void>) {

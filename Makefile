@@ -9,7 +9,7 @@ WORKSPACE_MANIFESTS := package.json package-lock.json $(wildcard libs/*/package.
 WITH_BROKER := bash deploy/kafka/with-broker.sh
 CLI := node services/cli/dist/main.js
 
-.PHONY: help install build lint test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train demo docs clean
+.PHONY: help install build lint test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train demo docs helm-check helm-sync clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,7 +40,13 @@ test-rules: ## promtool check + unit tests of the Prometheus rules (installs pro
 prometheus-deps: ## install promtool and the Prometheus server (Debian package; no service is started)
 	bash deploy/prometheus/install.sh
 
-test: build lint test-unit test-rules test-integration ## everything CI runs
+helm-check: install ## render the Helm chart with Helm's own engine for each value set and validate every object; check the Dockerfiles and the compose stack
+	bash test/helm/helm-check.sh
+
+helm-sync: ## copy deploy/prometheus rules and deploy/grafana dashboards into the chart (they stay the one source)
+	node test/helm/sync-chart-files.mjs
+
+test: build lint test-unit test-rules helm-check test-integration ## everything CI runs
 
 kafka-up: install ## start the local Apache Kafka broker (KAFKA_VERSION, KAFKA_PORT)
 	bash deploy/kafka/kafka-up.sh

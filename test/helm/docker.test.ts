@@ -1,0 +1,139 @@
+// The images, without a Docker engine: both Dockerfiles go through dockerfile-utils' validator (the
+// one behind VS Code's Dockerfile support) and are parsed with dockerfile-ast, and the assertions
+// read the parsed instructions stage by stage. What this cannot show — that the layers build — was
+// checked by hand by replaying the build stage's commands on this machine (see deploy/docker/).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DockerfileParser, type Instruction } from 'dockerfile-ast';
+import { validate } from 'dockerfile-utils';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from './render.js';
+
+interface Stage {
+  from: string;
+  name: string | null;
+  instructions: Instruction[];
+}
+
+function load(file: string) {
+  const text = readFileSync(join(repoRoot, 'deploy', 'docker', file), 'utf8');
+  const df = DockerfileParser.parse(text);
+  const stages: Stage[] = [];
+  for (const ins of df.getInstructions()) {
+    if (ins.getKeyword() === 'FROM') {
+      const args = ins.getArguments().map((a) => a.getValue());
+      const as = args.findIndex((a) => a.toUpperCase() === 'AS');
+      stages.push({ from: args.find((a) => !a.startsWith('--'))!, name: as >= 0 ? args[as + 1]! : null, instructions: [] });
+    } else {
+      stages.at(-1)?.instructions.push(ins);
+    }
+  }
+  const argDefaults = Object.fromEntries(
+    df.getInitialARGs().flatMap((a) => a.getProperties().map((p) => [p.getName(), p.getValue() ?? ''] as const)),
+  );
+  return { text, stages, argDefaults, diagnostics: validate(text) };
+}
+
+const keyword = (s: Stage, k: string) => s.instructions.filter((i) => i.getKeyword() === k);
+const content = (i: Instruction) => i.getArgumentsContent() ?? '';
+/** The instruction's text after its keyword, flags included (getArgumentsContent drops COPY's --from). */
+const full = (i: Instruction) => i.getTextContent().replace(/^\S+\s+/, '');
+const runs = (s: Stage) => keyword(s, 'RUN').map(content).join('\n');
+const json = (i: Instruction) => JSON.parse(content(i)) as unknown;
+const final = (f: ReturnType<typeof load>) => f.stages.at(-1)!;
+
+const images = { cpu: load('Dockerfile'), gpu: load('Dockerfile.gpu') };
+
+describe.each(Object.entries(images))('%s Dockerfile', (_name, image) => {
+  it('passes the Dockerfile validator with no diagnostics', () => {
+    expect(image.diagnostics.map((d) => `${d.range.start.line + 1}: ${d.message}`)).toEqual([]);
+  });
+
+  it('builds on the current Node LTS (an even major) slim image', () => {
+    expect(Number(image.argDefaults.NODE_VERSION)).toBeGreaterThanOrEqual(22);
+    expect(Number(image.argDefaults.NODE_VERSION) % 2).toBe(0);
+    expect(image.stages[0]!.from).toBe('node:${NODE_VERSION}-slim');
+  });
+
+  it('compiles in a build stage and keeps only production dependencies', () => {
+    const build = image.stages.find((s) => s.name === 'build')!;
+    expect(runs(build)).toMatch(/npm ci/);
+    expect(runs(build)).toMatch(/npx tsc -b/);
+    expect(runs(build)).toMatch(/npm prune --omit=dev/);
+    const runtime = final(image);
+    expect(runtime.name).toBe('runtime');
+    // Nothing is installed with npm, and no compiler, in the image that runs.
+    expect(runs(runtime)).not.toMatch(/npm (ci|install)|build-essential|\bg\+\+|\bgcc\b|\bmake\b|python3/);
+    expect(runs(runtime)).not.toMatch(/curl[^|]*\|\s*(ba)?sh/);
+    const copies = keyword(runtime, 'COPY').map(full);
+    expect(copies).toContain('--from=build /app/node_modules ./node_modules');
+    expect(copies).toContain('models ./models');
+  });
+
+  it('runs as a numeric non-root user under tini, scorer by default', () => {
+    const runtime = final(image);
+    const users = keyword(runtime, 'USER').map(content);
+    expect(users).toHaveLength(1);
+    expect(users[0]).toMatch(/^[1-9][0-9]*(:[1-9][0-9]*)?$/);
+    expect(keyword(runtime, 'ENTRYPOINT').map(json)).toEqual([['tini', '--', 'node', 'services/cli/dist/main.js']]);
+    expect(keyword(runtime, 'CMD').map(json)).toEqual([['scorer']]);
+    expect(runs(runtime)).toMatch(/apt-get install -y --no-install-recommends tini/);
+    // A read-only root filesystem leaves /tmp as the only writable place, so HOME points there.
+    expect(keyword(runtime, 'ENV').map(content).join('\n')).toMatch(/HOME=\/tmp/);
+  });
+});
+
+describe('GPU Dockerfile', () => {
+  const gpu = images.gpu;
+  const build = gpu.stages.find((s) => s.name === 'build')!;
+
+  it('runs on NVIDIA CUDA 12 + cuDNN runtime with Node copied from the official image', () => {
+    expect(gpu.argDefaults.CUDA_IMAGE).toMatch(/^nvidia\/cuda:12\.\d+\.\d+-cudnn-runtime-ubuntu2[24]\.04$/);
+    expect(final(gpu).from).toBe('${CUDA_IMAGE}');
+    expect(keyword(final(gpu), 'COPY').map(full)).toContain('--from=node /usr/local/bin/node /usr/local/bin/node');
+    expect(keyword(final(gpu), 'ENV').map(content).join('\n')).toMatch(/EXECUTION_PROVIDERS=cuda,cpu/);
+  });
+
+  it('installs the CUDA provider: ONNXRUNTIME_NODE_INSTALL=cuda12 and the script allowed before npm ci, checked after', () => {
+    const ins = build.instructions.map((i) => `${i.getKeyword()} ${content(i)}`);
+    const at = (re: RegExp) => ins.findIndex((l) => re.test(l));
+    const env = at(/^ENV ONNXRUNTIME_NODE_INSTALL=cuda12$/);
+    const allow = at(/^RUN printf 'allow-scripts=onnxruntime-node\\n' >> "\$HOME\/.npmrc"$/);
+    const ci = at(/^RUN .*npm ci$/);
+    const check = at(/^RUN ls .*libonnxruntime_providers_cuda\.so/);
+    expect([env, allow, ci, check].every((i) => i >= 0), ins.join('\n')).toBe(true);
+    expect(env).toBeLessThan(ci);
+    expect(allow).toBeLessThan(ci);
+    expect(check).toBeGreaterThan(ci);
+  });
+});
+
+describe('CPU Dockerfile', () => {
+  it('keeps the repository .npmrc, which skips the CUDA download', () => {
+    // The CPU build must not fetch GPU binaries: .npmrc has onnxruntime-node-install=skip.
+    expect(readFileSync(join(repoRoot, '.npmrc'), 'utf8')).toMatch(/^onnxruntime-node-install=skip$/m);
+    expect(images.cpu.text).not.toMatch(/ONNXRUNTIME_NODE_INSTALL/);
+  });
+});
+
+describe('.dockerignore', () => {
+  const lines = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+
+  it('keeps build output, caches and git out of the context', () => {
+    for (const p of ['**/node_modules', '**/dist', '.git', '.cache']) expect(lines).toContain(p);
+  });
+
+  it('keeps in what the build reads: manifests, sources, .npmrc, models', () => {
+    for (const needed of ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'tsconfig.base.json', 'libs', 'services', 'models']) {
+      expect(lines.filter((l) => l === needed || l === `${needed}/` || l === `/${needed}`), needed).toEqual([]);
+    }
+    expect(lines.some((l) => l.startsWith('!'))).toBe(false);
+  });
+
+  it('the validator is live: it flags a broken Dockerfile', () => {
+    expect(validate('FROM node:24-slim\nRUNN echo\n').length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,192 @@
+"""Model card (README.md) for a model folder.
+
+Figures that come from separate runs (GRU vs LSTM, throughput) are read from
+training/benchmarks.json, which training/throughput.mjs and the GRU runs fill.
+"""
+import json
+import os
+
+from common import TRAINING_DIR
+import vocab as vocab_mod
+
+BENCH = os.path.join(TRAINING_DIR, "benchmarks.json")
+
+DATA = {
+    "sst2": ("SST-2 (GLUE): 67,347 movie-review phrases and sentences from the Stanford "
+             "Sentiment Treebank train split (phrase-level labels; lowercased, PTB-tokenized). "
+             "Dev: the 872 GLUE dev sentences. Test splits are held out and were not used."),
+    "tweeteval-sentiment": ("TweetEval sentiment (SemEval-2017 Task 4A): 45,615 English tweets, "
+                            "3 classes. Dev: 2,000 tweets. Test split held out and not used."),
+}
+
+
+def _fmt(x):
+    return f"{x:.4f}" if isinstance(x, float) else str(x)
+
+
+def write_card(folder, config, extra):
+    hp = config["hyperparameters"]
+    m = config["dev_metrics"]
+    bench = {}
+    if os.path.exists(BENCH):
+        with open(BENCH) as f:
+            bench = json.load(f).get(config["name"], {})
+    cell = hp["cell"].upper()
+    n_members = extra.get("members", 1)
+    ens_line = []
+    if n_members > 1:
+        ens_line = [f"- **Ensemble**: {n_members} identically configured models trained with seeds "
+                    f"{hp['seed']}..{hp['seed'] + n_members - 1}, exported as ONE graph; the logits are averaged. "
+                    "Dev accuracy of the single members: "
+                    + ", ".join(f"{d['accuracy']:.4f}" for d in extra.get("member_dev_metrics") or []) + "."]
+    lines = [
+        f"# {config['name']} v{config['version']}",
+        "",
+        f"Bidirectional {cell} sentiment classifier ({', '.join(config['labels'])}), "
+        "trained from scratch, served with onnxruntime-node and the @xenova/transformers tokenizer.",
+        "",
+        "## Data",
+        "",
+        DATA.get(config["dataset"], config["dataset"]),
+        "",
+        "## Architecture",
+        "",
+        f"- WordPiece tokenizer ({hp['vocab_size']} tokens, see *Tokenizer*), max_length {config['max_length']}.",
+        f"- Embedding {hp['emb_dim']}-d (embedding dropout {hp['emb_dropout']}, word dropout to [UNK] {hp['word_dropout']}) "
+        f"concatenated with {len(hp['lexicon_features'])} constant lexicon features per token "
+        f"({', '.join(hp['lexicon_features'])}; AFINN-165 from `sentiment`, VADER from `vader-sentiment`), "
+        "a lookup table indexed by token id inside the graph.",
+        f"- {hp['layers']}-layer bidirectional {cell}, hidden {hp['hidden']} per direction, run on packed "
+        "sequences (ONNX `sequence_lens`), so the backward direction starts at the last real token.",
+        "- Masked max + mean pooling over real tokens, plus the mean lexicon features, dropout "
+        f"{hp['dropout']}, linear layer to {len(config['labels'])} logits.",
+    ] + ens_line + [
+        "- Storage: in the ONNX file each embedding keeps only the rows of tokens seen in training (the others are "
+        "exactly zero and are reached through an id-to-row table) as float16, and the RNN weight matrices are "
+        "stored as float16 too (Cast to float32 in the graph; all arithmetic is float32). The weights were rounded "
+        "to float16 in PyTorch before export, so the PyTorch reference logits and the dev metrics below use "
+        "exactly the shipped values.",
+        "- Logits do not depend on padding (tested in PyTorch and onnxruntime-node). An empty text is "
+        "read as a single [PAD] step and gets a defined output.",
+        "",
+        "## Inputs / outputs",
+        "",
+        "- `input_ids` int64 [batch, sequence], `attention_mask` int64 [batch, sequence] (right padding, [PAD]=0)",
+        f"- `logits` float32 [batch, {len(config['labels'])}], label order {json.dumps(config['labels'])}; apply softmax for probabilities.",
+        f"- ONNX opset 14, ops: {', '.join(extra['onnx_ops'])}. `model.onnx` sha256 is in config.json.",
+        "",
+        "## Tokenizer",
+        "",
+        "One `tokenizer.json` for training and serving: the training ids were produced by "
+        "`@xenova/transformers` AutoTokenizer in Node (`training/tokenize-corpus.mjs`), the same code path as the service.",
+        "",
+        "- Normalizer: NFKC; PTB quotes (two backticks, two apostrophes) and typographic quotes to ASCII; lowercase; HTML entities "
+        "(`&amp;` ...); URLs to `http`; emoji variation selectors / ZWJ / skin tones removed; raw contractions "
+        "to the Penn-Treebank split form of SST (`doesn't` to `does n't`, `can't` to `ca n't`, `won't` to `wo n't`, "
+        "also apostrophe-less `dont`/`cant`/`isnt`..., `cannot` to `can not`, `im` to `i 'm`).",
+        "- Pre-tokenizer (Split regex, unicode-aware): emoticons (`:)`, `:-(`, `<3`), PTB clitics "
+        "(`n't`, `'s`, `'re`, `'ve`, `'ll`, `'m`, `'d`), runs of letters/marks/digits in any script, and every other "
+        "non-space character (punctuation, each emoji) as its own token.",
+        "- Model: WordPiece (`##` continuation pieces). Vocabulary: frequent whole words, AFINN/VADER words, all "
+        "characters seen, and the most type-frequent sub-word pieces, so unseen words map to pieces, not [UNK].",
+        "- `doesn't` / `does n't` and `it's` / `it 's` give identical ids. No [CLS]/[SEP].",
+        "",
+        "Pre-tokenizer regex:",
+        "",
+        "```",
+        vocab_mod.pretokenizer_regex(),
+        "```",
+        "",
+        "## Training",
+        "",
+        f"Training command: `make train MODEL={config['name']}` (= `bash training/train.sh {config['name']}`). "
+        f"Wall time of the training loop: {extra['train_seconds'] / 60:.1f} min with 1 torch thread on a shared "
+        "2-core VM (the whole `train.sh`, incl. vocabulary, Node tokenization and export, adds about 1 min). "
+        "One torch thread is deliberate: with 2 OpenMP threads on the loaded machine a step was ~5x slower.",
+        "",
+        "Objective: cross-entropy"
+        + (" with inverse-frequency class weights" if hp.get("class_weights") else "")
+        + (f", each example weighted by (token count)^{hp['length_weight']} (the dev/test sets are full "
+           "sentences while most training rows are short phrases)" if hp.get("length_weight") else "")
+        + "; AdamW, linear warm-up then cosine decay, gradient clipping 5; evaluation on dev "
+        f"{hp['evals_per_epoch']}x per epoch, the best checkpoint is kept (early stopping, patience {hp['patience']}).",
+        "",
+        "Hyperparameters:",
+        "",
+        "```json",
+        json.dumps(hp, indent=2),
+        "```",
+        "",
+        "Curves: `curves.png` (train/dev loss, dev accuracy / macro-F1 / macro-recall per evaluation).",
+        "",
+        "## Dev metrics",
+        "",
+        "| accuracy | macro-F1 | macro-recall |",
+        "| ---: | ---: | ---: |",
+        f"| {_fmt(m['accuracy'])} | {_fmt(m['macro_f1'])} | {_fmt(m['macro_recall'])} |",
+        "",
+        "Early stopping selected the checkpoint on the dev set, so dev figures are optimistic; "
+        "the held-out test sets are evaluated separately.",
+        "",
+    ]
+    if bench:
+        lines += ["## GRU vs LSTM", ""] + bench.get("card_lines", []) + [""]
+    else:
+        lines += ["## GRU vs LSTM", "",
+                  "Compared on SST-2 with the same pipeline (`--cell gru`): the BiGRU was less accurate and not "
+                  "faster in onnxruntime-node; see the table in `models/sst2-bilstm/README.md`.", ""]
+    lines += [
+        "## Serving notes (xenova 2.17.2 / onnxruntime-node 1.30 quirks)",
+        "",
+        "- `tok(texts, { padding: true, truncation: true, max_length })` pads **every** batch to `max_length` "
+        "(xenova only pads to the longest text when `max_length` is not given). Results are identical either "
+        "way (padding-invariant model); only speed differs, see the throughput table where measured.",
+        "- The tensors returned by the tokenizer have `.data === undefined` with onnxruntime-common 1.30 "
+        "(xenova's Tensor copies ORT's tensor with `Object.assign`, which drops the `data` getter); the values are "
+        "in `.cpuData`. Build the feeds as `new ort.Tensor('int64', t.data ?? t.cpuData, t.dims)`.",
+        "- `tokenizer_config.json` must keep `model_max_length`: xenova computes "
+        "`Math.min(max_length, model_max_length)` and an absent value makes it NaN.",
+        "- The tokenizer is written for xenova: two Replace rules use `$1` group references (JS `replaceAll`), "
+        "and xenova compiles every Regex with the `gu` flags. The Rust/Python `tokenizers` library would insert "
+        "`$1` literally, so do not expect identical ids from it.",
+        "- A literal `[PAD]` / `[UNK]` in the input text is matched as a special token (xenova splits added "
+        "tokens before normalization); harmless here.",
+        "- `training/verify-onnx.mjs` checks all of this against `parity.jsonl` (logits within 1e-4, "
+        "each text alone, the service-style batch, and a batch padded to the longest text).",
+        "",
+        "## Baselines",
+        "",
+        "_Placeholder: AFINN / VADER comparison table to be filled via the CLI._",
+        "",
+        "## Limits",
+        "",
+        "- English only. Other scripts tokenize without errors but the output is meaningless.",
+        f"- Domain: {'movie-review snippets (SST-2); raw product/restaurant reviews are out of domain, which the raw-text normalization and lexicon features are meant to soften' if config['dataset'] == 'sst2' else 'tweets from 2013-2017 (SemEval), with @user placeholders; other social media text is out of domain'}.",
+        f"- Texts longer than {config['max_length']} tokens are truncated (the end is not read).",
+        "- Sarcasm, comparisons and long mixed reviews remain hard; dev metrics were used for early stopping.",
+        "- Lexicon priors carry the biases of AFINN and VADER word lists. They are attached to whole-word "
+        "tokens, and WordPiece may use a whole word as the first piece of an unseen longer word (e.g. "
+        "`hello` -> `hell ##o` in the SST-2 vocabulary), which then carries that word's prior; the model saw "
+        "the same effect in training, but rare words can be misread this way.",
+        "- Emoji and non-Latin characters never seen in the training data map to [UNK]"
+        + (" (SST-2 has no emoji at all)." if config["dataset"] == "sst2" else "."),
+        "",
+    ]
+    with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+
+
+def main():
+    """Re-render a card after benchmarks.json changed:
+    python3 card.py MODEL_DIR RUN_DIR"""
+    import sys
+    folder, run_dir = sys.argv[1], sys.argv[2]
+    with open(os.path.join(folder, "config.json")) as f:
+        config = json.load(f)
+    with open(os.path.join(run_dir, "export_info.json")) as f:
+        extra = json.load(f)
+    write_card(folder, config, extra)
+
+
+if __name__ == "__main__":
+    main()

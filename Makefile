@@ -8,6 +8,9 @@ NPM_STAMP := node_modules/.install-stamp
 WORKSPACE_MANIFESTS := package.json package-lock.json $(wildcard libs/*/package.json services/*/package.json)
 WITH_BROKER := bash deploy/kafka/with-broker.sh
 CLI := node services/cli/dist/main.js
+# Every vitest run also writes a JSON report here; .ci/run sums them into one closing line.
+REPORTS := .cache/test-reports
+VITEST_REPORT = --reporter=default --reporter=json --outputFile.json=$(REPORTS)/$(1).json
 
 .PHONY: help install build lint test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train demo docs helm-check helm-sync clean
 
@@ -29,10 +32,10 @@ lint: install ## eslint over the whole repo
 	npx eslint .
 
 test-unit: build ## unit tests (no broker)
-	npx vitest run --project unit
+	npx vitest run --project unit $(call VITEST_REPORT,unit)
 
 test-integration: build prometheus-deps ## integration tests against a real broker (KAFKA_BROKERS, or a local one started and stopped here) and a real Prometheus
-	$(WITH_BROKER) npx vitest run --project integration
+	$(WITH_BROKER) npx vitest run --project integration $(call VITEST_REPORT,integration)
 
 test-rules: ## promtool check + unit tests of the Prometheus rules (installs promtool if missing)
 	bash deploy/prometheus/check.sh
@@ -41,7 +44,7 @@ prometheus-deps: ## install promtool and the Prometheus server (Debian package; 
 	bash deploy/prometheus/install.sh
 
 helm-check: install ## render the Helm chart with Helm's own engine for each value set and validate every object; check the Dockerfiles and the compose stack
-	bash test/helm/helm-check.sh
+	VITEST_ARGS="$(call VITEST_REPORT,helm)" bash test/helm/helm-check.sh
 
 helm-sync: ## copy deploy/prometheus rules and deploy/grafana dashboards into the chart (they stay the one source)
 	node test/helm/sync-chart-files.mjs

@@ -39,4 +39,4 @@ echo "== types of the suite"
 npx tsc -p test/helm
 
 echo "== helm lint + template (Helm engine via helm-java), schema validation, Dockerfiles, compose"
-npx vitest run --config test/helm/vitest.config.ts
+npx vitest run --config test/helm/vitest.config.ts ${VITEST_ARGS:-}

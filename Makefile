@@ -12,7 +12,7 @@ CLI := node services/cli/dist/main.js
 REPORTS := .cache/test-reports
 VITEST_REPORT = --reporter=default --reporter=json --outputFile.json=$(REPORTS)/$(1).json
 
-.PHONY: help install build lint test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train demo docs helm-check helm-sync clean
+.PHONY: help install build lint test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train demo docs helm-check helm-sync bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,10 @@ demo: build ## run the whole service on a local broker with sample texts; Ctrl-C
 
 docs: build ## regenerate the configuration tables in docs/configuration.md from the schemas
 	node --input-type=module -e "import { readFileSync, writeFileSync } from 'node:fs'; import { renderConfigDoc } from './services/cli/dist/config-docs.js'; const f = 'docs/configuration.md'; writeFileSync(f, renderConfigDoc(readFileSync(f, 'utf8')));"
+
+BENCH_KAFKA_PORT ?= 39092
+bench: build ## benchmark scorer vs model-only, passthrough, naive, AFINN, VADER through a local broker (QUICK=1: under 5 min); see docs/performance.md
+	KAFKA_PORT=$(BENCH_KAFKA_PORT) QUICK=$(QUICK) $(WITH_BROKER) node --import tsx test/bench/bench.ts
 
 clean: ## remove build outputs (keeps node_modules and the Kafka cache)
 	rm -rf libs/*/dist services/*/dist libs/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo

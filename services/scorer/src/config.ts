@@ -14,7 +14,12 @@ export const scorerSettings = {
     default: ['cpu'],
     values: ['cuda', 'webgpu', 'cpu'] as const,
   }),
-  INTRA_OP_THREADS: integer({ doc: 'ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose.', default: 0, min: 0, max: 256 }),
+  INTRA_OP_THREADS: integer({
+    doc: 'ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per core). One leaves a core to Kafka and JSON on small pods (docs/performance.md); raise it with the pod\'s CPU limit.',
+    default: 1,
+    min: 0,
+    max: 256,
+  }),
   BATCH_MAX_SIZE: integer({ doc: 'Most texts per inference batch.', default: 256, min: 1, max: 4096 }),
   BATCH_MAX_WAIT_MS: integer({ doc: 'Longest a text waits for its batch to fill.', default: 5, min: 0, max: 10_000 }),
   INPUT_FORMAT: oneOf(['json', 'text'] as const, { doc: '`json`: an object with the text at TEXT_FIELD; `text`: the whole value is UTF-8 text.', default: 'json' }),
@@ -28,7 +33,7 @@ export const scorerSettings = {
   TRANSACTIONAL_ID: optionalString({
     doc: "Exactly-once only: the producer's transactional id, stable across restarts of one replica so a restarted replica fences its old self; unset means `GROUP_ID-<hostname>`.",
   }),
-  FETCH_MAX_BYTES: integer({ doc: 'Bytes fetched at once over all partitions: bounds memory and in-flight work.', default: 4 << 20, min: 1 << 16, max: 256 << 20 }),
+  FETCH_MAX_BYTES: integer({ doc: 'Bytes fetched at once over all partitions: bounds memory and in-flight work.', default: 1 << 20, min: 1 << 16, max: 256 << 20 }),
   STATUS_HOST: string({ doc: 'Address of the status endpoint; keep it pod-local.', default: '127.0.0.1' }),
   STATUS_PORT: integer({ doc: 'Port of the status endpoint (`/metrics`, `/status`).', default: 9465, min: 1, max: 65_535 }),
   SHUTDOWN_TIMEOUT_MS: integer({ doc: 'On SIGTERM, finish in-flight work and exit within this time.', default: 25_000, min: 1_000, max: 600_000 }),

@@ -1,0 +1,67 @@
+// Where the scorer's resident memory comes from, step by step, in one fresh process:
+//
+//   node test/bench/memory.mjs [arena|no-arena] [MODEL]
+//
+// Loads what the inference worker loads (ONNX Runtime session with the worker's options, the
+// transformers.js tokenizer), then runs the longest texts of the sample at the worker's sub-batch
+// size (64 rows) and as one 256-row batch, printing VmRSS / VmHWM after each step. `no-arena`
+// creates the session with enableCpuMemArena: false, to show what ORT's arena holds on to.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const variant = process.argv[2] ?? 'arena';
+const modelName = process.argv[3] ?? 'sst2-bilstm';
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const dir = `${root}models/${modelName}`;
+
+const mem = () => {
+  const s = readFileSync('/proc/self/status', 'utf8');
+  const kb = (n) => Number(new RegExp(`${n}:\\s+(\\d+)`).exec(s)[1]);
+  return { rss: Math.round(kb('VmRSS') / 1024), hwm: Math.round(kb('VmHWM') / 1024) };
+};
+let prev = mem().rss;
+const step = (what) => {
+  const m = mem();
+  process.stdout.write(`${what.padEnd(58)} RSS ${String(m.rss).padStart(4)} MB (+${String(m.rss - prev).padStart(4)})  peak ${String(m.hwm).padStart(4)} MB\n`);
+  prev = m.rss;
+};
+
+step(`node ${process.version} started (${variant})`);
+const ort = await import('onnxruntime-node');
+step('import onnxruntime-node');
+const config = JSON.parse(readFileSync(`${dir}/config.json`, 'utf8'));
+const session = await ort.InferenceSession.create(`${dir}/model.onnx`, {
+  executionProviders: ['cpu'],
+  graphOptimizationLevel: 'all',
+  executionMode: 'sequential',
+  interOpNumThreads: 1,
+  ...(variant === 'no-arena' ? { enableCpuMemArena: false } : {}),
+});
+step('InferenceSession.create (worker options)');
+const { loadTokenizer } = await import('../../libs/model/dist/tokenizer.js');
+const { packBatch } = await import('../../libs/model/dist/encode.js');
+const tok = await loadTokenizer(dir, config.max_length, 20_000);
+step('import @xenova/transformers + load tokenizer.json');
+
+// The longest texts of both datasets: the worst case the arena has to hold.
+const read = (f) => readFileSync(f, 'utf8').split('\n').slice(1).filter(Boolean).map((l) => l.slice(0, l.lastIndexOf('\t')));
+const texts = [...read('/work/shared/datasets/sst2/train-sentences.tsv'), ...read('/work/shared/datasets/tweeteval-sentiment/train.tsv')];
+texts.sort((a, b) => b.length - a.length);
+step(`read ${texts.length} texts`);
+
+const run = async (rows) => {
+  const p = packBatch(rows, tok.padId);
+  const dims = [p.batch, p.seqLen];
+  await session.run({ input_ids: new ort.Tensor('int64', p.inputIds, dims), attention_mask: new ort.Tensor('int64', p.attentionMask, dims) });
+  return p.seqLen;
+};
+const ids = tok.encode(texts.slice(0, 2048));
+step('tokenize 2,048 longest texts');
+let len = 0;
+for (let i = 0; i < 2048; i += 64) len = Math.max(len, await run(ids.slice(i, i + 64)));
+step(`run 32 x 64 rows (the worker's sub-batches), max len ${len}`);
+len = await run(ids.slice(0, 256));
+step(`run 1 x 256 rows unbucketed, len ${len}`);
+len = await run(ids.slice(0, 1024));
+step(`run 1 x 1024 rows unbucketed, len ${len}`);
+await session.release();

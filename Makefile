@@ -12,7 +12,7 @@ CLI := node services/cli/dist/main.js
 REPORTS := .cache/test-reports
 VITEST_REPORT = --reporter=default --reporter=json --outputFile.json=$(REPORTS)/$(1).json
 
-.PHONY: help install build lint test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train demo docs helm-check helm-sync bench clean
+.PHONY: help install build lint test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train demo docs helm-check helm-sync bench test-faults clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -49,9 +49,14 @@ helm-check: install ## render the Helm chart with Helm's own engine for each val
 helm-sync: ## copy deploy/prometheus rules and deploy/grafana dashboards into the chart (they stay the one source)
 	node test/helm/sync-chart-files.mjs
 
-test: build lint test-unit test-rules helm-check test-integration ## everything CI runs
+# Its own broker (KAFKA_BROKERS emptied): the outage scenario stops and restarts it.
+FAULTS_KAFKA_PORT ?= 49092
+test-faults: build ## fault suite: crashes, broker outage, rebalances, stalls, 1M backlog, poison (~12 min); rewrites docs/reliability.md
+	KAFKA_PORT=$(FAULTS_KAFKA_PORT) KAFKA_BROKERS= $(WITH_BROKER) npx vitest run --config test/faults/vitest.config.ts $(call VITEST_REPORT,faults)
 
-kafka-up: install ## start the local Apache Kafka broker (KAFKA_VERSION, KAFKA_PORT)
+test: build lint test-unit test-rules helm-check test-integration test-faults ## everything CI runs
+
+kafka-up: install ## start the local Apache Kafka broker (KAFKA_VERSION, KAFKA_PORT; SECURE=1 for TLS + SASL)
 	bash deploy/kafka/kafka-up.sh
 
 kafka-down: ## stop the broker kafka-up started

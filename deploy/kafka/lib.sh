@@ -9,14 +9,20 @@
 #   KAFKA_START_TIMEOUT    seconds kafka-up waits for the broker to answer metadata (default 90)
 #   KAFKA_STOP_TIMEOUT     seconds kafka-down waits after SIGTERM before SIGKILL (default 30)
 #   KAFKA_CACHE            where jars and run state live (default <repo>/.cache/kafka)
+#   SECURE                 1: the client listener is SASL_SSL (TLS + SCRAM-SHA-512 and PLAIN) instead
+#                          of PLAINTEXT; certificates and users are generated per broker (see README)
+#   KAFKA_KEEP_DATA        1 on kafka-down: stop the broker but keep its data (and, with SECURE=1, its
+#                          certificates and users) for the next kafka-up on that port
 #
 # Layout:
 #   $KAFKA_CACHE/<version>/libs/      kafka_2.13 + runtime deps (+ an SLF4J binding), fetched once
 #   $KAFKA_CACHE/run/<port>/          one running broker: server.properties, kafka.pid, broker.env, server.log
+#   $KAFKA_CACHE/run/<port>/secure/   SECURE=1 only (mode 700): CA and broker certificate, the broker's key,
+#                                     one password file per user (mode 600)
 #
-# A later SECURE=1 mode (TLS + SASL/SCRAM) plugs in at kafka_listener_config (another listener and
-# its SSL/SASL settings), kafka_format_extra_args (--add-scram for the test user) and
-# kafka_client_env (what probe.mjs and with-broker export for clients); nothing else has to change.
+# SECURE=1 plugs in at kafka_listener_config (the SASL_SSL listener and its ssl.* / sasl.* settings),
+# kafka_format_extra_args (--add-scram for its users) and kafka_client_env (what probe.mjs and
+# with-broker export for clients).
 
 KAFKA_DEFAULT_VERSION=4.4.0
 
@@ -35,6 +41,12 @@ KAFKA_PID_FILE=$KAFKA_RUN_DIR/kafka.pid
 KAFKA_STATE_FILE=$KAFKA_RUN_DIR/broker.env
 KAFKA_LOG_FILE=$KAFKA_RUN_DIR/server.log
 KAFKA_CONFIG_FILE=$KAFKA_RUN_DIR/server.properties
+KAFKA_SECURE_DIR=$KAFKA_RUN_DIR/secure
+SECURE=${SECURE:-0}
+KAFKA_KEEP_DATA=${KAFKA_KEEP_DATA:-0}
+# SECURE=1: the user clients get from with-broker.sh, and the broker's own (inter-broker) user.
+KAFKA_SASL_CLIENT_USER="scorer"
+KAFKA_SASL_BROKER_USER="admin"
 
 # Print one line on stderr, prefixed by the script's name, and exit non-zero.
 kafka_die() {
@@ -71,7 +83,8 @@ kafka_pid_is_ours() {
 
 # Reads the state file of a broker on KAFKA_PORT into BROKER_* variables; false when there is none.
 kafka_read_state() {
-  BROKER_PID='' BROKER_DATA_DIR='' BROKER_VERSION='' BROKER_CONTROLLER_PORT=''
+  BROKER_PID='' BROKER_DATA_DIR='' BROKER_VERSION='' BROKER_CONTROLLER_PORT='' BROKER_CLUSTER_ID=''
+  BROKER_SECURE=0 BROKER_KEPT=0
   [ -f "$KAFKA_STATE_FILE" ] || return 1
   # shellcheck disable=SC1090
   . "$KAFKA_STATE_FILE"
@@ -94,7 +107,6 @@ kafka_lock() {
   fi
 }
 
-# What clients need to reach the broker (PLAINTEXT today; SECURE=1 would add TLS/SASL settings here).
 # The first file matching a glob, as a bare name (empty when none), e.g. kafka_first_jar DIR 'slf4j-api-*.jar'.
 kafka_first_jar() {
   local f
@@ -104,6 +116,16 @@ kafka_first_jar() {
   return 0
 }
 
+# What clients need to reach the broker, one VAR=value a line (with-broker.sh exports them). A broker
+# started with SECURE=1 (its state file says so) adds TLS and SASL/SCRAM-SHA-512 in the scorer's own
+# variables; the password travels as a file name (KAFKA_SASL_PASSWORD_FILE), never as a value.
 kafka_client_env() {
   echo "KAFKA_BROKERS=$KAFKA_HOST:$KAFKA_PORT"
+  if [ "${BROKER_SECURE:-$SECURE}" = 1 ]; then
+    echo "KAFKA_SSL=true"
+    echo "KAFKA_SSL_CA_FILE=$KAFKA_SECURE_DIR/ca.pem"
+    echo "KAFKA_SASL_MECHANISM=scram-sha-512"
+    echo "KAFKA_SASL_USERNAME=$KAFKA_SASL_CLIENT_USER"
+    echo "KAFKA_SASL_PASSWORD_FILE=$KAFKA_SECURE_DIR/$KAFKA_SASL_CLIENT_USER.password"
+  fi
 }

@@ -1,8 +1,11 @@
 // Readiness probe for deploy/kafka/kafka-up.sh: retries a real metadata request (kafkajs admin
 // describeCluster + fetchTopicMetadata) until the broker answers or the timeout passes.
 //   node deploy/kafka/probe.mjs --brokers 127.0.0.1:9092 [--timeout 90] [--pid 1234]
+//        [--ssl-ca ca.pem --sasl-mechanism scram-sha-512 --sasl-username U --sasl-password-file F]
+// The SASL password is read from a file so that it never appears on a command line (ps).
 // Exit 0 and one line on stdout when ready; exit 1 (timeout or error) or 3 (--pid died) with one
 // line on stderr. kafkajs comes from the repository's node_modules (npm ci).
+import { readFileSync } from 'node:fs';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -12,6 +15,10 @@ const { values } = parseArgs({
     brokers: { type: 'string', default: '127.0.0.1:9092' },
     timeout: { type: 'string', default: '90' },
     pid: { type: 'string' },
+    'ssl-ca': { type: 'string' },
+    'sasl-mechanism': { type: 'string' },
+    'sasl-username': { type: 'string' },
+    'sasl-password-file': { type: 'string' },
   },
 });
 
@@ -41,9 +48,21 @@ function alive(p) {
   }
 }
 
+// SECURE=1: TLS against the broker's own CA, then SASL as the client user.
+const secure = {};
+if (values['ssl-ca']) secure.ssl = { ca: [readFileSync(values['ssl-ca'], 'utf8')] };
+if (values['sasl-mechanism']) {
+  secure.sasl = {
+    mechanism: values['sasl-mechanism'],
+    username: values['sasl-username'] ?? '',
+    password: readFileSync(values['sasl-password-file'] ?? '/dev/null', 'utf8').trim(),
+  };
+}
+
 const kafka = new Kafka({
   clientId: 'kafka-up-probe',
   brokers,
+  ...secure,
   logLevel: logLevel.NOTHING,
   connectionTimeout: 1000,
   requestTimeout: 3000,

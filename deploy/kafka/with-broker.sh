@@ -4,7 +4,9 @@
 # is started with kafka-up.sh (KAFKA_VERSION, KAFKA_PORT, ... pass through), KAFKA_BROKERS is
 # exported as 127.0.0.1:$KAFKA_PORT, CMD runs, and the broker is stopped again whatever happens
 # (failure, Ctrl-C, TERM). Exits with CMD's exit code. A broker that was already running on that
-# port (a developer's 'make kafka-up') is used and left running.
+# port (a developer's 'make kafka-up') is used and left running. SECURE=1 starts a SASL_SSL broker and
+# also exports KAFKA_SSL, KAFKA_SSL_CA_FILE, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and
+# KAFKA_SASL_PASSWORD_FILE (the scorer's own variables; the password stays in its file).
 # CMD runs in the foreground (it keeps the terminal, and Ctrl-C reaches it and this script alike);
 # a TERM sent to this script alone stops the broker once CMD has exited.
 set -uo pipefail
@@ -47,7 +49,7 @@ else
   kafka_read_state || true
 fi
 
-# KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT (and, with a later SECURE=1, the client's TLS/SASL settings).
+# KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT (and, for a SECURE=1 broker, the client's TLS/SASL settings).
 while IFS= read -r assignment; do
   export "${assignment?}"
 done < <(kafka_client_env)

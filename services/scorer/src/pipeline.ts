@@ -24,6 +24,8 @@ export interface PipelineOptions {
 /** Settles one `handle` call once all of its records have their output on the broker. */
 class Ticket {
   readonly done: Promise<void>;
+  /** Set once the records will be delivered again; their outputs must not be published any more. */
+  failed = false;
   private remaining: number;
   private resolve!: () => void;
   private reject!: (err: Error) => void;
@@ -42,6 +44,7 @@ class Ticket {
   }
 
   fail(err: Error): void {
+    this.failed = true;
     this.reject(err);
   }
 }
@@ -150,7 +153,15 @@ export class Pipeline implements SourceHandler {
     return { name, version, provider };
   }
 
-  private async publish(items: Item[], messages: OutboundMessage[]): Promise<void> {
+  private async publish(allItems: Item[], allMessages: OutboundMessage[]): Promise<void> {
+    // A failed publish fails its records' whole partition batches, which are delivered again; later
+    // batches already inferred may hold more records of those partition batches. Publishing their
+    // outputs now would duplicate them when they come again, and with exactly-once would commit
+    // outputs whose offsets are never committed (the partition is forgotten): drop them.
+    const keep = allItems.map((item) => !item.ticket.failed);
+    const items = allItems.filter((_, n) => keep[n]);
+    const messages = allMessages.filter((_, n) => keep[n]);
+    if (items.length === 0) return;
     let acked = false;
     // Exactly-once acknowledges inside the transaction so its offsets include this batch;
     // at-least-once only after the broker has the outputs.

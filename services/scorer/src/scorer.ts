@@ -83,6 +83,7 @@ export async function startScorer(
       partitionsConcurrently: 64,
       heartbeatEveryMs: 1_000,
       commitAfterHandler: !exactlyOnce,
+      resumeFromCommitted: exactlyOnce,
     },
     logger,
   );

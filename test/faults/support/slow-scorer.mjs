@@ -1,0 +1,56 @@
+// The real scorer (startScorer, the shipped ONNX model, config from the environment) with an
+// inference stage that stalls on chosen batches, as a stuck or overloaded worker would. Plain
+// JavaScript over the built packages, started with plain `node` like the CLI (no loader in the way).
+//
+//   FAULT_STUCK_BATCH=N FAULT_STUCK_MS=ms   the Nth batch (1-based) waits ms before it is scored
+//   FAULT_SLOW_EVERY=K  FAULT_SLOW_MS=ms    every Kth batch waits ms before it is scored
+//
+// The wait is an await on the main thread's event loop, which is exactly what a stuck inference
+// worker thread looks like to the rest of the scorer: the predict() promise does not settle. Each
+// stall is logged at warn level (`fault: batch stalled`) so the scenario can see when it happened.
+import { loadModel } from '@sentiment-stream/model';
+import { loadScorerConfig, startScorer } from '@sentiment-stream/scorer';
+import { createLogger } from '../../../services/scorer/dist/logger.js';
+
+const num = (name) => Number(process.env[name] ?? 0);
+const stuckBatch = num('FAULT_STUCK_BATCH');
+const stuckMs = num('FAULT_STUCK_MS');
+const slowEvery = num('FAULT_SLOW_EVERY');
+const slowMs = num('FAULT_SLOW_MS');
+
+const config = loadScorerConfig(process.env);
+const logger = createLogger(config.LOG_LEVEL, 'slow-scorer');
+
+/** The scorer's own loader (loadModel + warm-up at the batch size it will see), then the stalls. */
+async function loadStallingPredictor(cfg) {
+  const model = await loadModel(cfg.MODEL, {
+    executionProviders: cfg.EXECUTION_PROVIDERS,
+    ...(cfg.INTRA_OP_THREADS > 0 ? { intraOpThreads: cfg.INTRA_OP_THREADS } : {}),
+  });
+  await model.warmup(Math.min(cfg.BATCH_MAX_SIZE, 64));
+  let batches = 0;
+  return {
+    info: model.info,
+    close: () => model.close(),
+    async predict(texts) {
+      batches += 1;
+      const n = batches;
+      const wait = n === stuckBatch ? stuckMs : slowEvery > 0 && n % slowEvery === 0 ? slowMs : 0;
+      if (wait > 0) {
+        logger.warn({ batch: n, texts: texts.length, waitMs: wait, at: Date.now() }, 'fault: batch stalled');
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+      return model.predict(texts);
+    },
+  };
+}
+
+const scorer = await startScorer(config, logger, loadStallingPredictor);
+await new Promise((resolve) => {
+  process.once('SIGTERM', resolve);
+  process.once('SIGINT', resolve);
+});
+const deadline = setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS);
+await scorer.stop();
+clearTimeout(deadline);
+process.exit(0);

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { loadModel, readModelFolder } from '@sentiment-stream/model';
 import { loadScorerConfig, startScorer } from '@sentiment-stream/scorer';
 import { baselineClassifier } from '../../services/cli/dist/baselines.js';
-import { createLogger } from '../../services/scorer/dist/logger.js';
+import { createLogger } from '@sentiment-stream/runtime';
 
 const kind = process.argv[2];
 const KINDS = ['scorer', 'passthrough', 'afinn', 'vader', 'model-only'];

@@ -10,7 +10,7 @@
 // stall is logged at warn level (`fault: batch stalled`) so the scenario can see when it happened.
 import { loadModel } from '@sentiment-stream/model';
 import { loadScorerConfig, startScorer } from '@sentiment-stream/scorer';
-import { createLogger } from '../../../services/scorer/dist/logger.js';
+import { createLogger } from '@sentiment-stream/runtime';
 
 const num = (name) => Number(process.env[name] ?? 0);
 const stuckBatch = num('FAULT_STUCK_BATCH');

@@ -1,8 +1,10 @@
 // Runs the real scorer as a child process (the built CLI), as a user or Kubernetes would.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { kafkaBrokers } from './kafka.js';
+import { freePort } from './net.js';
+
+export { freePort };
 
 const CLI = fileURLToPath(new URL('../../services/cli/dist/main.js', import.meta.url));
 
@@ -20,16 +22,6 @@ export interface ScorerProcess {
   exited: Promise<number | null>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startScorer(env: Record<string, string>): Promise<ScorerProcess> {
   const statusPort = Number(env.STATUS_PORT ?? (await freePort()));

@@ -1,9 +1,9 @@
 // Child processes of the benchmark and what /proc says about them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../support/net.js';
 
 const SYSTEM = fileURLToPath(new URL('../system.mjs', import.meta.url));
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
@@ -37,16 +37,6 @@ export function machineBusyS(): number {
   return (user! + nice! + system! + irq! + softirq! + steal!) / CLK_TCK;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface SystemProcess {
   child: ChildProcess;

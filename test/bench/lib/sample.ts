@@ -2,6 +2,7 @@
 // seed, each source keeping its own length distribution.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { prng } from '../../support/random.js';
 
 export interface PoolItem {
   text: string;
@@ -46,17 +47,6 @@ export function loadPools(datasetsDir: string): { tweets: PoolItem[]; reviews: P
   return { tweets, reviews };
 }
 
-/** mulberry32: a small, fast, seedable PRNG (the same seed gives the same sample everywhere). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** n items drawn with replacement: each is a tweet with probability `tweetShare`, else a review sentence. */
 export function sample(pools: { tweets: PoolItem[]; reviews: PoolItem[] }, n: number, seed: number, tweetShare: number): PoolItem[] {

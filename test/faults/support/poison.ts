@@ -1,19 +1,10 @@
 // The poison scenario's inputs, generated: each bad one with the dead-letter code docs/events.md
 // gives it, each good one (including hostile but valid unicode) with none, so the scenario can
 // check every record's fate one by one. Seeded, so a failure reproduces.
+import { prng } from '../../support/random.js';
 import type { Input } from './ledger.js';
 
-/** Mulberry32: small, fast, and good enough to pick bytes and lengths reproducibly. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng as rng };
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 /** What a random draw should get: almost always INVALID_UTF8; a valid draw is rarely JSON, and never an object. */

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { countRecords, createKafka, createProducer, createTopics, produceAll, readTopic, withAdmin } from './lib/kafka.js';
 import { machineBusyS, procSample, promSum, sleep, startSystem, type ProcSample, type SystemProcess } from './lib/proc.js';
 import { describe, loadPools, sample, type PoolItem } from './lib/sample.js';
+import type { LatencyResult } from './report.js';
 import { summarizeProfiles } from './profile.js';
 import { renderMarkdown, type Results } from './report.js';
 
@@ -406,33 +407,6 @@ async function modelOnly(batch: number, limit = cfg.n): Promise<DrainResult> {
 }
 
 // --- open loop: a fixed offered rate into a fresh topic ---------------------------------------
-interface LatencyResult {
-  rate_fraction: number;
-  offered_msgs_per_s: number;
-  sent: number;
-  received: number;
-  measured: number;
-  achieved_msgs_per_s: number;
-  p50_ms: number;
-  p95_ms: number;
-  p99_ms: number;
-  p999_ms: number;
-  max_ms: number;
-  /** Same percentiles to the output's broker append time (no consumer hop). */
-  broker_p50_ms: number;
-  broker_p99_ms: number;
-  rss_mb: number;
-  cpu_s_per_1k: number;
-  broker_cpu_s_per_1k: number;
-  other_processes_cores: number;
-  mean_batch?: number;
-  /** Mean worker time per batch (the scorer's histograms), to set beside the latency. */
-  batch_tokenize_ms?: number;
-  batch_inference_ms?: number;
-  harness_loop_delay_p99_ms: number;
-  /** 101 quantiles (0..100 %) of the consumer-side latency, for the plots. */
-  quantiles_ms: number[];
-}
 
 const pct = (sorted: number[], p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
 

@@ -38,6 +38,35 @@ export interface SystemResult {
   duplicates?: number;
 }
 
+/** One offered rate of the open-loop phase. */
+export interface LatencyResult {
+  rate_fraction: number;
+  offered_msgs_per_s: number;
+  sent: number;
+  received: number;
+  measured: number;
+  achieved_msgs_per_s: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+  /** Same percentiles to the output's broker append time (no consumer hop). */
+  broker_p50_ms: number;
+  broker_p99_ms: number;
+  rss_mb: number;
+  cpu_s_per_1k: number;
+  broker_cpu_s_per_1k: number;
+  other_processes_cores: number;
+  mean_batch?: number;
+  /** Mean worker time per batch (the scorer's histograms), to set beside the latency. */
+  batch_tokenize_ms?: number;
+  batch_inference_ms?: number;
+  harness_loop_delay_p99_ms: number;
+  /** 101 quantiles (0..100 %) of the consumer-side latency, for the plots. */
+  quantiles_ms: number[];
+}
+
 export interface Results {
   date: string;
   duration_s: number;
@@ -50,28 +79,7 @@ export interface Results {
   systems: Record<string, SystemResult>;
   ratios: { scorer_over_model_only: number | null; scorer_over_naive: number | null; scorer_over_passthrough: number | null };
   sweep: (Record<string, unknown> & SystemResult)[];
-  latency: {
-    rate_fraction: number;
-    offered_msgs_per_s: number;
-    sent: number;
-    received: number;
-    measured: number;
-    achieved_msgs_per_s: number;
-    p50_ms: number;
-    p95_ms: number;
-    p99_ms: number;
-    p999_ms: number;
-    max_ms: number;
-    broker_p50_ms: number;
-    broker_p99_ms: number;
-    rss_mb: number;
-    cpu_s_per_1k: number;
-    other_processes_cores: number;
-    mean_batch?: number;
-    batch_tokenize_ms?: number;
-    batch_inference_ms?: number;
-    harness_loop_delay_p99_ms: number;
-  }[];
+  latency: LatencyResult[];
   paired?: {
     round: number;
     scorer: number;

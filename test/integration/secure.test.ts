@@ -17,6 +17,7 @@ import { createTopic, readAll, uniqueGroup, uniqueTopic } from '../support/kafka
 import { freePort, spawnCli, startScorer, type ScorerProcess } from '../support/scorer.js';
 import { startSecureBroker, type SecureBroker } from '../support/secure-broker.js';
 import { accounting, parseEvents, produceTexts } from '../support/streams.js';
+import { eventually } from '../support/eventually.js';
 
 let broker: SecureBroker;
 let kafka: Kafka;
@@ -57,17 +58,6 @@ async function sidecar(env: Record<string, string>): Promise<ScorerProcess & { g
   return Object.assign(proc, { get: (path: string) => fetch(`http://127.0.0.1:${port}${path}`) });
 }
 
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
 
 /** Fails naming where the secret showed up. */
 function expectNoSecret(where: string, text: string, ...secrets: string[]): void {
@@ -88,7 +78,7 @@ describe('Kafka over TLS + SASL (deploy/kafka SECURE=1)', () => {
     const lag = createLagReader(createServiceKafka(settings, quiet), t.group, [t.input]);
     try {
       // A fresh broker may still be loading its group coordinator: the first reads can be refused.
-      await eventually(async () => expect((await lag.read()).totals.get(t.input)).toBe(500));
+      await eventually(async () => expect((await lag.read()).totals.get(t.input)).toBe(500), 60_000);
 
       // broker.env is what with-broker.sh exports: KAFKA_SASL_PASSWORD_FILE, never the password.
       expect(Object.keys(broker.env)).not.toContain('KAFKA_SASL_PASSWORD');
@@ -96,14 +86,14 @@ describe('Kafka over TLS + SASL (deploy/kafka SECURE=1)', () => {
       await s.ready();
       const events = parseEvents(await readAll(kafka, t.output, { expected: sent.length, timeoutMs: 90_000 }));
       expect(accounting(sent, events)).toEqual({ missing: [], duplicates: [] });
-      await eventually(async () => expect((await lag.read()).totals.get(t.input)).toBe(0));
+      await eventually(async () => expect((await lag.read()).totals.get(t.input)).toBe(0), 60_000);
 
       const side = await sidecar({ ...broker.env, INPUT_TOPICS: t.input, GROUP_ID: t.group, SCORER_STATUS_URL: `http://127.0.0.1:${s.statusPort}` });
       const ready = await eventually(async () => {
         const res = await side.get('/readyz');
         expect(res.status).toBe(200);
         return res.text();
-      });
+      }, 60_000);
       const sideMetrics = await side.get('/metrics').then((r) => r.text());
       expect(sideMetrics).toMatch(new RegExp(`kafka_consumergroup_lag_sum\\{[^}]*topic="${t.input.replace(/\./g, '\\.')}"[^}]*\\} 0`));
 
@@ -173,7 +163,7 @@ describe('Kafka over TLS + SASL (deploy/kafka SECURE=1)', () => {
       expect(r.status).toBe(503);
       expect(body).toMatch(/authentication failed/i);
       return body;
-    });
+    }, 60_000);
 
     for (const [where, text] of [
       ['scorer log', s.output()],

@@ -12,6 +12,7 @@ import { createKafka, createProducer, createTopic, kafkaBrokers, uniqueGroup, un
 import { SYNTHETIC_METRICS, exposedNames, metricNames, startPrometheus, total, type PrometheusProcess } from '../support/prometheus.js';
 import { freePort, spawnCli, startScorer, type ScorerProcess } from '../support/scorer.js';
 import { produceTexts } from '../support/streams.js';
+import { eventually } from '../support/eventually.js';
 
 const repo = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const RULE_FILES = [repo('deploy/prometheus/rules/recording.yml'), repo('deploy/prometheus/rules/alerts.yml')];
@@ -40,18 +41,6 @@ async function startSidecarProcess(env: Record<string, string>) {
   return { proc, port, base, get: (path: string) => fetch(`${base}${path}`) };
 }
 
-/** Polls `check` until it returns without throwing, rethrowing its last error at the deadline. */
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
 
 /** Grafana's variables, replaced by what they hold when the dashboard shows this suite's job. */
 function asGrafanaWould(expr: string): string {

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { countRecords, createKafka, createProducer, createTopics, produceAll, readTopic, withAdmin } from './lib/kafka.js';
 import { machineBusyS, procSample, promSum, sleep, startSystem, type ProcSample, type SystemProcess } from './lib/proc.js';
 import { describe, loadPools, sample, type PoolItem } from './lib/sample.js';
-import type { LatencyResult } from './report.js';
+import type { LatencyResult, SystemResult } from './report.js';
 import { summarizeProfiles } from './profile.js';
 import { renderMarkdown, type Results } from './report.js';
 
@@ -170,29 +170,8 @@ const backlogCount = await withAdmin(kafka, (admin) => countRecords(admin, backl
 if (backlogCount !== cfg.n) throw new Error(`backlog has ${backlogCount} records, expected ${cfg.n}`);
 
 // --- one system draining the backlog ---------------------------------------------------------
-interface DrainResult {
-  msgs_per_s: number;
-  /** Outputs on the output topic when it was stopped (incl. the first batch). */
-  outputs: number;
-  window_s: number;
-  capped: string | null;
-  cpu_s_per_1k: number;
-  broker_cpu_s_per_1k: number;
-  harness_cpu_s_per_1k: number;
-  /** Average cores kept busy by processes other than this system, the broker and the harness (other work on the machine). */
-  other_processes_cores: number;
-  rss_mb: number;
-  startup_s: number;
-  dead_letters: number;
-  duplicates?: number;
-  mean_batch?: number;
-  /** Worker time per batch from the scorer's own histograms. */
-  tokenize_ms_per_1k?: number;
-  inference_ms_per_1k?: number;
-  accuracy?: number;
-  accuracy_n?: number;
-  accuracy_all_labeled?: number;
-  accuracy_all_labeled_n?: number;
+/** What a drain measures (report.ts's SystemResult), plus what the harness keeps for later phases. */
+interface DrainResult extends SystemResult {
   labels?: Map<string, string>;
   /** The drain window on the child's monotonic clock (µs), for cutting a CPU profile to it. */
   window?: { fromUs: number; toUs: number; messages: number };

@@ -14,17 +14,20 @@ type Num = number | null | undefined;
 
 export interface SystemResult {
   msgs_per_s: number;
+  /** Outputs on the output topic when it was stopped (incl. the first batch). */
   outputs: number;
   window_s: number;
   capped: string | null;
   cpu_s_per_1k: number;
   broker_cpu_s_per_1k: number;
   harness_cpu_s_per_1k: number;
+  /** Average cores kept busy by processes other than this system, the broker and the harness (other work on the machine). */
   other_processes_cores: number;
   rss_mb: number;
   startup_s: number;
   dead_letters: number;
   mean_batch?: number;
+  /** Worker time per batch from the scorer's own histograms. */
   tokenize_ms_per_1k?: number;
   inference_ms_per_1k?: number;
   accuracy?: number;

@@ -163,7 +163,7 @@ def train_wordpiece(word_counts, lexicon_words, min_count=3, max_words=30000,
     for w, c in word_counts.items():
         for i, ch in enumerate(w):
             chars[ch] += c
-    for ch, c in sorted(chars.items(), key=lambda kv: -kv[1]):
+    for ch, c in sorted(chars.items(), key=lambda kv: (-kv[1], kv[0])):
         if c >= 2:
             add(ch)
             if ch.isalnum():
@@ -181,7 +181,9 @@ def train_wordpiece(word_counts, lexicon_words, min_count=3, max_words=30000,
                     continue            # the whole word itself is not a piece
                 seen.add(w[i:j] if i == 0 else "##" + w[i:j])
         piece_types.update(seen)
-    pieces = [p for p, c in piece_types.most_common() if c >= min_piece_types]
+    # ties broken by the piece itself: the counter's order comes from sets, which Python's string
+    # hashing shuffles per process, and would give each run a different vocabulary
+    pieces = [p for p, c in sorted(piece_types.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_piece_types]
     added = 0
     for p in pieces:
         if added >= n_pieces:

@@ -9,7 +9,7 @@ set -euo pipefail
 MODEL="${1:-}"
 shift || true
 case "$MODEL" in
-  sst2-bilstm)      MAX_LEN=128; DEFAULTS=(--epochs 3 --evals-per-epoch 4 --patience 6 --ensemble 3 --max-minutes 24) ;;
+  sst2-bilstm)      MAX_LEN=128; DEFAULTS=(--epochs 5 --ema 0.999 --evals-per-epoch 4 --patience 6) ;;
   tweeteval-bilstm) MAX_LEN=128; DEFAULTS=(--epochs 4 --evals-per-epoch 2 --patience 4 --class-weights) ;;
   *) echo "usage: bash training/train.sh sst2-bilstm|tweeteval-bilstm [--cell gru] [train.py args]" >&2; exit 2 ;;
 esac
@@ -35,10 +35,10 @@ mkdir -p "$WORK"
 cd "$HERE"
 start=$(date +%s)
 
-echo "== [1/6] data ($DATA_DIR)" >&2
+echo "== [1/7] data ($DATA_DIR)" >&2
 "$PY" -c "import sys, data; data.prepare(sys.argv[1], sys.argv[2])" "$MODEL" "$WORK"
 
-echo "== [2/6] vocabulary (pre-tokenized by xenova in Node)" >&2
+echo "== [2/7] vocabulary (pre-tokenized by xenova in Node)" >&2
 "$PY" vocab.py bootstrap "$WORK/boot" --max-length "$MAX_LEN"
 "$PY" vocab.py lexicon-words "$WORK"
 node pretokenize.mjs "$WORK/boot" "$WORK/train.txt" "$WORK/train.words"
@@ -46,18 +46,24 @@ node pretokenize.mjs "$WORK/boot" "$WORK/lexicon_entries.txt" "$WORK/lexicon.wor
 "$PY" vocab.py build "$WORK/tokenizer" "$WORK/train.words" --lexicon-tokens "$WORK/lexicon.words" \
   --max-length "$MAX_LEN"
 
-echo "== [3/6] tokenize with the serving tokenizer (Node)" >&2
+echo "== [3/7] tokenize with the serving tokenizer (Node)" >&2
 "$PY" -c "import json,sys; [print(t) for t in json.load(open('parity_texts.json'))]" > "$WORK/parity.txt"
 for split in train dev parity; do
   node tokenize-corpus.mjs "$WORK" tokenizer "$MAX_LEN" "$WORK/$split.txt" "$WORK/$split.ids.jsonl"
 done
 
-echo "== [4/6] train" >&2
+echo "== [4/7] train" >&2
 "$PY" train.py "$WORK" --model "$MODEL" "${DEFAULTS[@]}" "$@"
 
-echo "== [5/6] export ONNX + model folder" >&2
+echo "== [5/7] export ONNX + model folder" >&2
 "$PY" export.py "$WORK" "$OUT" --model "$MODEL" --max-length "$MAX_LEN"
 
-echo "== [6/6] verify with onnxruntime-node" >&2
+echo "== [6/7] verify with onnxruntime-node" >&2
 node verify-onnx.mjs "$OUT"
+
+echo "== [7/7] AFINN / VADER baselines on the same dev set, into the model card" >&2
+if [ "$OUT" = "$REPO/models/$MODEL" ]; then   # baselines.json holds the shipped models' figures only
+  node baselines.mjs "$OUT"
+  "$PY" card.py "$OUT" "$WORK"
+fi
 echo "done: $OUT in $(( ($(date +%s) - start) / 60 )) min" >&2

@@ -65,7 +65,7 @@ kafka-down: ## stop the broker kafka-up started
 train-deps: ## install Debian's PyTorch and friends for training
 	bash training/install-deps.sh
 
-train: train-deps install ## train, export and package a model: make train MODEL=sst2-bilstm|tweeteval-bilstm
+train: train-deps build ## train, export and package a model: make train MODEL=sst2-bilstm|tweeteval-bilstm
 	bash training/train.sh $(MODEL) $(ARGS)
 
 demo: build ## run the whole service on a local broker with sample texts; Ctrl-C stops everything

@@ -10,6 +10,7 @@ from common import TRAINING_DIR
 import vocab as vocab_mod
 
 BENCH = os.path.join(TRAINING_DIR, "benchmarks.json")
+BASELINES = os.path.join(TRAINING_DIR, "baselines.json")      # written by baselines.mjs
 
 DATA = {
     "sst2": ("SST-2 (GLUE): 67,347 movie-review phrases and sentences from the Stanford "
@@ -19,6 +20,35 @@ DATA = {
                             "3 classes. Dev: 2,000 tweets. Test split held out and not used."),
 }
 
+DEV_SET = {"sst2": "SST-2 dev ({n:,} sentences)", "tweeteval-sentiment": "TweetEval sentiment dev ({n:,} tweets)"}
+# How baselines.mjs's lexicon scores become labels (services/cli/README.md has the details).
+LABEL_MAPPING = {
+    2: ("Binary mapping (documented in `services/cli/README.md`): AFINN score >= 0 and VADER compound >= 0 "
+        "are positive. The lexicons read SST's PTB-tokenized text as the file has it (`does n't`), which "
+        "costs them some negations; on raw review text they do better, and the model's tokenizer maps raw "
+        "text to the same form it was trained on."),
+    3: ("Three-class mapping (documented in `services/cli/README.md`): VADER compound >= 0.05 positive, "
+        "<= -0.05 negative, else neutral; AFINN score > 0 positive, < 0 negative, 0 neutral."),
+}
+
+
+def _load(path, name):
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f).get(name, {})
+
+
+def baseline_lines(config):
+    b = _load(BASELINES, config["name"])
+    if not b:
+        return [f"Not measured for this folder: `node training/baselines.mjs <model folder>` writes the table."]
+    data = DEV_SET.get(config["dataset"], config["dataset"] + " dev ({n:,} texts)").format(n=b["rows"][0]["n"])
+    lines = [f"The lexicon scorers people use in Node, on the same file in the same run ({data}):", "",
+             "| scorer | accuracy | macro-F1 | macro-recall |", "|---|---|---|---|"]
+    lines += [f"| {r['scorer']} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {r['macro_recall']:.4f} |" for r in b["rows"]]
+    return lines + ["", "```sh", *b["commands"], "```", "", LABEL_MAPPING[len(config["labels"])]]
+
 
 def _fmt(x):
     return f"{x:.4f}" if isinstance(x, float) else str(x)
@@ -27,10 +57,7 @@ def _fmt(x):
 def write_card(folder, config, extra):
     hp = config["hyperparameters"]
     m = config["dev_metrics"]
-    bench = {}
-    if os.path.exists(BENCH):
-        with open(BENCH) as f:
-            bench = json.load(f).get(config["name"], {})
+    bench = _load(BENCH, config["name"])
     cell = hp["cell"].upper()
     n_members = extra.get("members", 1)
     ens_line = []
@@ -109,7 +136,10 @@ def write_card(folder, config, extra):
         + (f", each example weighted by (token count)^{hp['length_weight']} (the dev/test sets are full "
            "sentences while most training rows are short phrases)" if hp.get("length_weight") else "")
         + "; AdamW, linear warm-up then cosine decay, gradient clipping 5; evaluation on dev "
-        f"{hp['evals_per_epoch']}x per epoch, the best checkpoint is kept (early stopping, patience {hp['patience']}).",
+        f"{hp['evals_per_epoch']}x per epoch, the best checkpoint is kept (early stopping, patience {hp['patience']})"
+        + (f". The weights evaluated and kept are an exponential moving average of the training weights "
+           f"(decay {hp['ema']}); how that and the epoch count were chosen, over several seeds: "
+           "[training/README.md](../../training/README.md#recipe-study)" if hp.get("ema") else "") + ".",
         "",
         "Hyperparameters:",
         "",
@@ -156,7 +186,7 @@ def write_card(folder, config, extra):
         "",
         "## Baselines",
         "",
-        "_Placeholder: AFINN / VADER comparison table to be filled via the CLI._",
+        *baseline_lines(config),
         "",
         "## Limits",
         "",

@@ -335,7 +335,7 @@ async function modelOnly(batch: number, limit = cfg.n): Promise<DrainResult> {
   const sys: SystemProcess = await startSystem(
     'model-only',
     { BENCH_TEXTS_FILE: textsFile, BENCH_TEXTS_LIMIT: String(limit), BATCH_MAX_SIZE: String(batch), MODEL: cfg.model },
-    join(tmpDir, 'model-only.log'),
+    join(tmpDir, `model-only-b${batch}.log`),
   );
   let done = 0;
   type ModelOnlyResult = { firstAt: number; lastAt: number; firstBatch: number; outputs: number; tokenizeMs: number; inferenceMs: number; batches: number };
@@ -352,7 +352,7 @@ async function modelOnly(batch: number, limit = cfg.n): Promise<DrainResult> {
   let exitCode: number | null | undefined;
   void sys.exited.then((c) => (exitCode = c));
   while (!got.result) {
-    if (exitCode !== undefined) throw new Error(`model-only exited (${exitCode}); see ${join(tmpDir, 'model-only.log')}`);
+    if (exitCode !== undefined) throw new Error(`model-only exited (${exitCode}); see ${join(tmpDir, `model-only-b${batch}.log`)}`);
     const cpu = procSample(sys.pid);
     if (cpu && done > 0 && !first) first = snapshot(cpu, done);
     if (Date.now() - lastSay >= 2_000) {
@@ -534,6 +534,9 @@ if (cfg.phases.includes('drain')) {
   systems['model-only'] = await modelOnly(defaultBatch);
   systems.passthrough = strip(await drain('passthrough', 'drain', { kind: 'passthrough', target: cfg.n, keepLabels: false }));
   systems.naive = strip(await drain('naive', 'drain', { kind: 'scorer', env: { BATCH_MAX_SIZE: '1' }, target: Math.min(cfg.n, cfg.naiveCap), keepLabels: false }));
+  // What batching can win inside the model at all: model-only at batch 256 over batch 1 bounds
+  // scorer / naive from the model's side.
+  systems['model-only-b1'] = await modelOnly(1, Math.min(cfg.n, cfg.naiveCap));
   for (const lex of ['afinn', 'vader'] as const) {
     const r = await drain(lex, 'drain', { kind: lex, target: cfg.n, keepLabels: true });
     systems[lex] = strip(r);
@@ -679,6 +682,7 @@ const results: Results = {
     scorer_over_model_only: ratio(s.scorer?.msgs_per_s, s['model-only']?.msgs_per_s),
     scorer_over_naive: ratio(s.scorer?.msgs_per_s, s.naive?.msgs_per_s),
     scorer_over_passthrough: ratio(s.scorer?.msgs_per_s, s.passthrough?.msgs_per_s),
+    model_only_over_model_only_b1: ratio(s['model-only']?.msgs_per_s, s['model-only-b1']?.msgs_per_s),
   },
   sweep,
   latency,

@@ -80,7 +80,13 @@ export interface Results {
   config: Record<string, unknown> & { quick: boolean; n: number; naive_cap: number; open_loop_s: number; open_loop_warmup_s: number };
   sample: Record<string, number>;
   systems: Record<string, SystemResult>;
-  ratios: { scorer_over_model_only: number | null; scorer_over_naive: number | null; scorer_over_passthrough: number | null };
+  ratios: {
+    scorer_over_model_only: number | null;
+    scorer_over_naive: number | null;
+    scorer_over_passthrough: number | null;
+    /** What batching wins inside the model: the model's side of scorer / naive. */
+    model_only_over_model_only_b1?: number | null;
+  };
   sweep: (Record<string, unknown> & SystemResult)[];
   latency: LatencyResult[];
   paired?: {
@@ -104,12 +110,13 @@ const n2 = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–'
 const n3 = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3));
 const pc = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)} %`);
 
-const ORDER = ['scorer', 'model-only', 'passthrough', 'naive', 'afinn', 'vader'];
+const ORDER = ['scorer', 'model-only', 'passthrough', 'naive', 'model-only-b1', 'afinn', 'vader'];
 const WHAT: Record<string, string> = {
-  scorer: 'the service, default settings (BATCH_MAX_SIZE=256, BATCH_MAX_WAIT_MS=5, ORT threads: ORT default)',
-  'model-only': 'tokenizer + ONNX Runtime via loadModel().predict, batches of 256, no Kafka',
+  scorer: 'the service, default settings (BATCH_MAX_SIZE=256, BATCH_MAX_WAIT_MS=5, INTRA_OP_THREADS=1)',
+  'model-only': "tokenizer + ONNX Runtime via loadModel().predict, batches of 256, no Kafka, ORT's default threads (one per core)",
   passthrough: 'same pipeline, predictor copies a constant result (Kafka + JSON bound)',
   naive: 'the scorer with BATCH_MAX_SIZE=1',
+  'model-only-b1': 'model-only with batches of 1: what batching wins inside the model',
   afinn: 'same pipeline, AFINN lexicon (`sentiment`), CLI label mapping',
   vader: 'same pipeline, VADER lexicon (`vader-sentiment`), CLI label mapping',
 };
@@ -140,7 +147,7 @@ export function renderMarkdown(r: Results): string {
   L.push('');
   L.push('Throughput = messages after the first output / (last output - first output), from the outputs\' broker append times (LogAppendTime), so startup is excluded. CPU = utime + stime of the system\'s process (all threads) over the same window, from /proc. Peak RSS = VmHWM. "Other load" = cores kept busy by processes other than the system, the broker and the harness (other work on the machine; ~0 on a quiet machine).');
   L.push('');
-  L.push(`Ratios: scorer / model-only = **${n2(r.ratios.scorer_over_model_only)}**, scorer / naive = **${n1(r.ratios.scorer_over_naive)}**, scorer / passthrough = **${n2(r.ratios.scorer_over_passthrough)}**.`);
+  L.push(`Ratios: scorer / model-only = **${n2(r.ratios.scorer_over_model_only)}**, scorer / naive = **${n1(r.ratios.scorer_over_naive)}**, scorer / passthrough = **${n2(r.ratios.scorer_over_passthrough)}**${r.ratios.model_only_over_model_only_b1 ? `; model-only at batch 256 / batch 1 = **${n1(r.ratios.model_only_over_model_only_b1)}** (what batching wins inside the model alone)` : ''}.`);
   L.push('');
   const acc = ['scorer', 'afinn', 'vader'].filter((k) => r.systems[k]?.accuracy !== undefined);
   if (acc.length > 0) {

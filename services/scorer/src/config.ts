@@ -15,8 +15,8 @@ export const scorerSettings = {
     values: ['cuda', 'webgpu', 'cpu'] as const,
   }),
   INTRA_OP_THREADS: integer({
-    doc: 'ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per core). One leaves a core to Kafka and JSON on small pods (docs/performance.md); raise it with the pod\'s CPU limit.',
-    default: 1,
+    doc: 'ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per core of the node, not of the pod). Match it to the pod\'s CPU limit: Kafka and JSON take about a fifth of a core at full speed (docs/performance.md).',
+    default: 2,
     min: 0,
     max: 256,
   }),

@@ -12,9 +12,11 @@ WORK_DIR = os.path.join(TRAINING_DIR, ".work")          # git-ignored scratch sp
 MODELS_DIR = os.path.join(REPO_DIR, "models")
 NODE_MODULES = os.path.join(REPO_DIR, "node_modules")
 
-# One entry per servable model. `train`/`dev` are relative to DATA_DIR.
+# One entry per servable model. `train`/`dev` are relative to DATA_DIR. `version` goes into
+# config.json and every event the scorer publishes: bump it whenever the recipe changes.
 DATASETS = {
     "sst2-bilstm": {
+        "version": "1.1.0",   # 1.0.0: 3-model ensemble, 3 epochs; 1.1.0: one model, 5 epochs + EMA
         "dataset": "sst2",
         "train": "sst2/train.tsv",
         "dev": "sst2/dev.tsv",
@@ -22,6 +24,7 @@ DATASETS = {
         "text_column": "sentence",
     },
     "tweeteval-bilstm": {
+        "version": "1.0.0",
         "dataset": "tweeteval-sentiment",
         "train": "tweeteval-sentiment/train.tsv",
         "dev": "tweeteval-sentiment/dev.tsv",

@@ -24,7 +24,6 @@ from common import DATASETS, log
 from model import CompactEmbedding, Ensemble, SentimentRNN
 from train import evaluate, plot_curves
 
-VERSION = "1.0.0"
 FORBIDDEN_OPS = {"Loop", "Scan", "If"}     # would mean an unrolled/dynamic RNN
 
 
@@ -219,7 +218,7 @@ def main():
 
     config = {
         "name": args.model,
-        "version": VERSION,
+        "version": spec["version"],
         "labels": spec["labels"],
         "max_length": args.max_length,
         "dataset": spec["dataset"],

@@ -61,8 +61,8 @@ const cfg = {
   pairedNaiveCap: num('BENCH_PAIRED_NAIVE_CAP', 500, 3_000),
   /** Open loop: the scorer's maximum (msgs/s) to take fractions of, instead of this run's drain figure. */
   maxRate: env.BENCH_MAX_RATE ? Number(env.BENCH_MAX_RATE) : null,
-  /** Open loop: extra scorer settings, `K=V,K=V` (e.g. INTRA_OP_THREADS=1). */
-  openLoopEnv: Object.fromEntries((env.BENCH_OPENLOOP_ENV ?? '').split(',').filter((kv) => kv.includes('=')).map((kv) => kv.split('=', 2) as [string, string])),
+  /** Extra settings, `K=V,K=V` (e.g. INTRA_OP_THREADS=2), for every run of the real scorer: drain, naive, open loop. */
+  scorerEnv: Object.fromEntries((env.BENCH_SCORER_ENV ?? '').split(',').filter((kv) => kv.includes('=')).map((kv) => kv.split('=', 2) as [string, string])),
   /** Messages per memory variant (RSS keeps rising for a while as longer texts and bigger fetches show up). */
   memoryCap: num('BENCH_MEMORY_CAP', 2_000, 50_000),
   phases: (env.BENCH_PHASES ?? 'drain,sweep,openloop,memory,profile').split(',').map((s) => s.trim()),
@@ -201,6 +201,7 @@ async function drain(name: string, phase: string, opts: DrainOptions): Promise<D
       DLQ_TOPIC: dlq,
       GROUP_ID: `bench.${RUN}.${name}`,
       MODEL: cfg.model,
+      ...(opts.kind === 'scorer' ? cfg.scorerEnv : {}),
       ...opts.env,
     },
     join(tmpDir, `${name}.log`),
@@ -401,7 +402,7 @@ async function openLoop(fraction: number, maxRate: number): Promise<LatencyResul
   });
   const sys = await startSystem(
     'scorer',
-    { KAFKA_BROKERS: brokers.join(','), INPUT_TOPICS: input, OUTPUT_TOPIC: out, DLQ_TOPIC: dlq, GROUP_ID: `bench.${RUN}.${tag}`, MODEL: cfg.model, ...cfg.openLoopEnv },
+    { KAFKA_BROKERS: brokers.join(','), INPUT_TOPICS: input, OUTPUT_TOPIC: out, DLQ_TOPIC: dlq, GROUP_ID: `bench.${RUN}.${tag}`, MODEL: cfg.model, ...cfg.scorerEnv },
     join(tmpDir, `${tag}.log`),
   );
   await sys.ready();
@@ -672,7 +673,7 @@ const results: Results = {
     paired_cap: cfg.pairedCap,
     paired_naive_cap: cfg.pairedNaiveCap,
     max_rate: cfg.maxRate,
-    open_loop_env: cfg.openLoopEnv,
+    scorer_env: cfg.scorerEnv,
     full_drain_max_s: cfg.fullDrainMaxS,
     phases: cfg.phases,
   },

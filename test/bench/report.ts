@@ -112,7 +112,7 @@ const pc = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–'
 
 const ORDER = ['scorer', 'model-only', 'passthrough', 'naive', 'model-only-b1', 'afinn', 'vader'];
 const WHAT: Record<string, string> = {
-  scorer: 'the service, default settings (BATCH_MAX_SIZE=256, BATCH_MAX_WAIT_MS=5, INTRA_OP_THREADS=1)',
+  scorer: 'the service, default settings (BATCH_MAX_SIZE=256, BATCH_MAX_WAIT_MS=5, INTRA_OP_THREADS=2)',
   'model-only': "tokenizer + ONNX Runtime via loadModel().predict, batches of 256, no Kafka, ORT's default threads (one per core)",
   passthrough: 'same pipeline, predictor copies a constant result (Kafka + JSON bound)',
   naive: 'the scorer with BATCH_MAX_SIZE=1',

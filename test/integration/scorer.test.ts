@@ -3,20 +3,14 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { sentimentV1Schema } from '@sentiment-stream/events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createKafka, createTopic, readAll, uniqueGroup, uniqueTopic } from '../support/kafka.js';
+import { createKafka, createScorerTopics, readAll } from '../support/kafka.js';
 import { freePort, startScorer, spawnCli, type ScorerProcess } from '../support/scorer.js';
 import { accounting, expectPerKeyOrder, parseEvents, produceTexts } from '../support/streams.js';
 
 const kafka = createKafka('scorer-suite');
 const running: ScorerProcess[] = [];
 
-async function topics(partitions = 6) {
-  const names = { input: uniqueTopic('in'), output: uniqueTopic('out'), dlq: uniqueTopic('dlq'), group: uniqueGroup('scorer') };
-  await createTopic(kafka, names.input, partitions);
-  await createTopic(kafka, names.output, partitions);
-  await createTopic(kafka, names.dlq, 1);
-  return names;
-}
+const topics = (partitions = 6) => createScorerTopics(kafka, 'scorer', partitions);
 
 function scorerEnv(t: Awaited<ReturnType<typeof topics>>, extra: Record<string, string> = {}) {
   return { INPUT_TOPICS: t.input, OUTPUT_TOPIC: t.output, DLQ_TOPIC: t.dlq, GROUP_ID: t.group, ...extra };

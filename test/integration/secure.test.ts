@@ -13,7 +13,7 @@ import { loadConfig } from '@sentiment-stream/config';
 import { checkKafkaSettings, createKafka as createServiceKafka, createLagReader, kafkaSettings, type Logger } from '@sentiment-stream/kafka';
 import type { Kafka } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createTopic, readAll, uniqueGroup, uniqueTopic } from '../support/kafka.js';
+import { createScorerTopics, readAll } from '../support/kafka.js';
 import { freePort, spawnCli, startScorer, type ScorerProcess } from '../support/scorer.js';
 import { startSecureBroker, type SecureBroker } from '../support/secure-broker.js';
 import { accounting, parseEvents, produceTexts } from '../support/streams.js';
@@ -36,13 +36,7 @@ afterAll(async () => {
   await broker?.stop();
 }, 120_000);
 
-async function topics(partitions = 3) {
-  const t = { input: uniqueTopic('sec.in'), output: uniqueTopic('sec.out'), dlq: uniqueTopic('sec.dlq'), group: uniqueGroup('sec') };
-  await createTopic(kafka, t.input, partitions);
-  await createTopic(kafka, t.output, partitions);
-  await createTopic(kafka, t.dlq, 1);
-  return t;
-}
+const topics = (partitions = 3) => createScorerTopics(kafka, 'sec', partitions);
 
 async function scorer(env: Record<string, string>): Promise<ScorerProcess> {
   const s = await startScorer(env);

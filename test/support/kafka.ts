@@ -60,6 +60,15 @@ export function uniqueGroup(prefix: string): string {
   return uniqueTopic(`group.${prefix}`);
 }
 
+/** Fresh input and output topics (`partitions` each), a one-partition dead-letter topic and a group for one scorer under test. */
+export async function createScorerTopics(kafka: Kafka, prefix: string, partitions: number) {
+  const t = { input: uniqueTopic(`${prefix}.in`), output: uniqueTopic(`${prefix}.out`), dlq: uniqueTopic(`${prefix}.dlq`), group: uniqueGroup(prefix) };
+  await createTopic(kafka, t.input, partitions);
+  await createTopic(kafka, t.output, partitions);
+  await createTopic(kafka, t.dlq, 1);
+  return t;
+}
+
 /** Create `topic` with `partitions` partitions (replication 1) and wait until every partition has a leader. */
 export async function createTopic(
   kafka: Kafka,

@@ -3,6 +3,20 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
+# Node.js 24: the machine's node when it is >= 24.6, else the official binary fetched once from the
+# npm registry into .cache/node (deploy/node/ensure-node.sh). Every recipe below runs with it first
+# on PATH; npm stays the machine's (npm 11 runs on Node 24).
+NODE_BIN := $(shell bash deploy/node/ensure-node.sh || echo FAILED)
+ifeq ($(NODE_BIN),FAILED)
+$(error Node.js 24 is needed and could not be fetched (see the ensure-node line above))
+endif
+ifneq ($(NODE_BIN),)
+export PATH := $(NODE_BIN):$(PATH)
+endif
+# onnxruntime-node's install script would fetch the CUDA provider from a feed CI cannot reach; the
+# CPU and WebGPU providers ship in the npm package. GPU images set ONNXRUNTIME_NODE_INSTALL=cuda12.
+export ONNXRUNTIME_NODE_INSTALL ?= skip
+
 MODEL ?= sst2-bilstm
 NPM_STAMP := node_modules/.install-stamp
 WORKSPACE_MANIFESTS := package.json package-lock.json $(wildcard libs/*/package.json services/*/package.json)
@@ -19,7 +33,7 @@ help: ## list the targets
 
 # npm ci only when node_modules is missing or older than a manifest or the lockfile.
 $(NPM_STAMP): $(WORKSPACE_MANIFESTS)
-	@command -v node >/dev/null || { echo "Node.js >= 20 is needed (node not found)" >&2; exit 1; }
+	@command -v node >/dev/null || { echo "Node.js >= 24.6 is needed (node not found)" >&2; exit 1; }
 	npm ci --no-audit --no-fund
 	@touch $@
 

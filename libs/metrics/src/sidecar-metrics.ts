@@ -48,6 +48,18 @@ export function createSidecarMetrics(registry: Registry, opts: { lagReadAgeSecon
       labelNames: ['topic', 'partition'],
       registers,
     }),
+    drainSeconds: new Gauge({
+      name: 'sentiment_consumergroup_drain_seconds',
+      help: 'Estimated seconds for the consumer group to read the lag of each topic at the rate it committed offsets over the last DRAIN_WINDOW_MS: 0 without lag, DRAIN_MAX_SECONDS (also the upper bound) with lag and no progress. No series until the sidecar has read for a whole window.',
+      labelNames: ['group', 'consumergroup', 'topic'],
+      registers,
+    }),
+    processingRate: new Gauge({
+      name: 'sentiment_consumergroup_processing_rate',
+      help: 'Offsets per second the consumer group committed on each topic over the last DRAIN_WINDOW_MS (records and the transaction markers committed past).',
+      labelNames: ['group', 'consumergroup', 'topic'],
+      registers,
+    }),
     lagReadAge: new Gauge({
       name: 'sentiment_lag_read_age_seconds',
       help: 'Seconds since the last successful consumer-lag read (since the sidecar started when none has succeeded yet).',

@@ -31,6 +31,23 @@ DATASETS = {
         "labels": ["negative", "neutral", "positive"],
         "text_column": "text",
     },
+    # The fine-tuned MiniLM teachers (teacher.py), shipped int8 as an option beside the BiLSTMs.
+    "sst2-minilm": {
+        "version": "1.0.0",
+        "dataset": "sst2",
+        "train": "sst2/train.tsv",
+        "dev": "sst2/dev.tsv",
+        "labels": ["negative", "positive"],
+        "text_column": "sentence",
+    },
+    "tweeteval-minilm": {
+        "version": "1.0.0",
+        "dataset": "tweeteval-sentiment",
+        "train": "tweeteval-sentiment/train.tsv",
+        "dev": "tweeteval-sentiment/dev.tsv",
+        "labels": ["negative", "neutral", "positive"],
+        "text_column": "text",
+    },
 }
 
 

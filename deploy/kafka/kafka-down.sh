@@ -4,7 +4,12 @@
 # KAFKA_KEEP_DATA=1: stop it but keep its data dir (and SECURE=1 certificates and users); the next
 # kafka-up.sh on that port starts on it again, like a broker coming back after an outage. A later
 # plain kafka-down.sh removes kept data.
+# KAFKA_NODES=N (N > 1): stop the cluster cluster.sh started on KAFKA_PORT (cluster.sh down).
 set -euo pipefail
+
+if [ "${KAFKA_NODES:-1}" != 1 ]; then
+  exec bash "$(dirname "${BASH_SOURCE[0]}")/cluster.sh" down
+fi
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

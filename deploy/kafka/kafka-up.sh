@@ -6,7 +6,12 @@
 # and PLAIN users made here); see README.md. After 'KAFKA_KEEP_DATA=1 kafka-down.sh' it starts on the
 # kept data (same topics, offsets, cluster id, users and certificates) instead of a fresh dir.
 # Settings: see lib.sh. Stop it with kafka-down.sh.
+# KAFKA_NODES=N (N > 1): a cluster of N nodes instead (cluster.sh up).
 set -euo pipefail
+
+if [ "${KAFKA_NODES:-1}" != 1 ]; then
+  exec bash "$(dirname "${BASH_SOURCE[0]}")/cluster.sh" up
+fi
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -48,16 +53,7 @@ if [ -z "$reuse_dir" ]; then
 fi
 
 # --- prerequisites, each failing with one line --------------------------------------------------
-command -v java >/dev/null 2>&1 || kafka_die "Java 17+ is needed to run Kafka, but no 'java' is on PATH"
-java_version=$(java -version 2>&1 | sed -n 's/.* version "\([^"]*\)".*/\1/p' | head -n1)
-case $java_version in
-  1.*) java_major=$(echo "$java_version" | cut -d. -f2) ;;
-  *) java_major=${java_version%%[!0-9]*} ;;
-esac
-if [ -z "$java_major" ] || [ "$java_major" -lt 17 ]; then
-  kafka_die "Java 17+ is needed to run Kafka, but '$(command -v java)' is Java ${java_version:-of unknown version}"
-fi
-
+kafka_require_java
 command -v node >/dev/null 2>&1 || kafka_die "Node.js is needed for the readiness probe (deploy/kafka/probe.mjs), but no 'node' is on PATH"
 
 if kafka_port_busy "$KAFKA_PORT"; then
@@ -89,36 +85,8 @@ else
 fi
 
 # --- jars: fetched once per version -------------------------------------------------------------
-version_dir=$KAFKA_CACHE/$KAFKA_VERSION
-libs=$version_dir/libs
-if [ ! -f "$libs/.complete" ]; then
-  command -v mvn >/dev/null 2>&1 ||
-    kafka_die "Maven ('mvn') is needed to fetch Kafka $KAFKA_VERSION from Maven Central the first time, but it is not on PATH"
-  kafka_say "fetching Apache Kafka $KAFKA_VERSION from Maven Central into $libs (first start only)..."
-  mkdir -p "$version_dir"
-  tmp_libs=$version_dir/libs.partial
-  rm -rf -- "$tmp_libs"
-  mvn_log=$version_dir/mvn.log
-  mvn_args=(-B -q -f "$KAFKA_SCRIPT_DIR/pom.xml" -Dkafka.version="$KAFKA_VERSION" -Dkafka.libs="$tmp_libs")
-  mvn "${mvn_args[@]}" dependency:copy-dependencies >"$mvn_log" 2>&1 ||
-    kafka_die "Maven could not fetch org.apache.kafka:kafka_2.13:$KAFKA_VERSION (is that a Kafka release?); see $mvn_log"
-  [ -f "$tmp_libs/kafka_2.13-$KAFKA_VERSION.jar" ] ||
-    kafka_die "Maven ran but $tmp_libs has no kafka_2.13-$KAFKA_VERSION.jar; see $mvn_log"
-  # The POM names slf4j-api only; add the binding the release tarball would ship.
-  log4j2_api=$(kafka_first_jar "$tmp_libs" 'log4j-api-2*.jar')
-  if [ -n "$log4j2_api" ]; then
-    binding=(-Plog4j2 -Dlog4j2.version="$(echo "$log4j2_api" | sed 's/^log4j-api-//; s/\.jar$//')")
-  else
-    slf4j_api=$(kafka_first_jar "$tmp_libs" 'slf4j-api-*.jar')
-    [ -n "$slf4j_api" ] || kafka_die "no slf4j-api jar among Kafka $KAFKA_VERSION's dependencies; see $mvn_log"
-    binding=(-Preload4j -Dslf4j.version="$(echo "$slf4j_api" | sed 's/^slf4j-api-//; s/\.jar$//')")
-  fi
-  mvn "${mvn_args[@]}" "${binding[@]}" dependency:copy-dependencies >>"$mvn_log" 2>&1 ||
-    kafka_die "Maven could not fetch the logging binding (${binding[*]}) for Kafka $KAFKA_VERSION; see $mvn_log"
-  rm -rf -- "$libs"
-  mv "$tmp_libs" "$libs"
-  touch "$libs/.complete"
-fi
+kafka_ensure_libs
+libs=$KAFKA_LIBS
 
 # --- SECURE=1: a CA, the broker's certificate and two users, made fresh for each new data dir -----
 # The CA's key signs one certificate and is deleted; nothing but this broker is ever signed by it.
@@ -318,7 +286,7 @@ if [ "$SECURE" = 1 ]; then
   probe_args+=(--ssl-ca "$KAFKA_SECURE_DIR/ca.pem" --sasl-mechanism scram-sha-512 --sasl-username "$KAFKA_SASL_CLIENT_USER"
     --sasl-password-file "$KAFKA_SECURE_DIR/$KAFKA_SASL_CLIENT_USER.password")
 fi
-if ! probe_out=$(node "$KAFKA_SCRIPT_DIR/probe.mjs" "${probe_args[@]}" 2>&1); then
+if ! probe_out=$(node --no-warnings "$KAFKA_SCRIPT_DIR/probe.mjs" "${probe_args[@]}" 2>&1); then
   if kafka_pid_is_ours "$pid" "$KAFKA_CONFIG_FILE"; then
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do

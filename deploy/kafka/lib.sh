@@ -129,3 +129,51 @@ kafka_client_env() {
     echo "KAFKA_SASL_PASSWORD_FILE=$KAFKA_SECURE_DIR/$KAFKA_SASL_CLIENT_USER.password"
   fi
 }
+
+# Dies with one line unless 'java' on PATH is Java 17 or newer.
+kafka_require_java() {
+  command -v java >/dev/null 2>&1 || kafka_die "Java 17+ is needed to run Kafka, but no 'java' is on PATH"
+  local java_version java_major
+  java_version=$(java -version 2>&1 | sed -n 's/.* version "\([^"]*\)".*/\1/p' | head -n1)
+  case $java_version in
+    1.*) java_major=$(echo "$java_version" | cut -d. -f2) ;;
+    *) java_major=${java_version%%[!0-9]*} ;;
+  esac
+  if [ -z "$java_major" ] || [ "$java_major" -lt 17 ]; then
+    kafka_die "Java 17+ is needed to run Kafka, but '$(command -v java)' is Java ${java_version:-of unknown version}"
+  fi
+}
+
+# Fetches kafka_2.13:$KAFKA_VERSION and its runtime dependencies from Maven Central once, into
+# $KAFKA_CACHE/$KAFKA_VERSION/libs, and sets KAFKA_LIBS to that folder.
+kafka_ensure_libs() {
+  local version_dir=$KAFKA_CACHE/$KAFKA_VERSION
+  KAFKA_LIBS=$version_dir/libs
+  [ ! -f "$KAFKA_LIBS/.complete" ] || return 0
+  command -v mvn >/dev/null 2>&1 ||
+    kafka_die "Maven ('mvn') is needed to fetch Kafka $KAFKA_VERSION from Maven Central the first time, but it is not on PATH"
+  kafka_say "fetching Apache Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS (first start only)..."
+  mkdir -p "$version_dir"
+  local tmp_libs=$version_dir/libs.partial mvn_log=$version_dir/mvn.log log4j2_api slf4j_api
+  local -a mvn_args binding
+  rm -rf -- "$tmp_libs"
+  mvn_args=(-B -q -f "$KAFKA_SCRIPT_DIR/pom.xml" -Dkafka.version="$KAFKA_VERSION" -Dkafka.libs="$tmp_libs")
+  mvn "${mvn_args[@]}" dependency:copy-dependencies >"$mvn_log" 2>&1 ||
+    kafka_die "Maven could not fetch org.apache.kafka:kafka_2.13:$KAFKA_VERSION (is that a Kafka release?); see $mvn_log"
+  [ -f "$tmp_libs/kafka_2.13-$KAFKA_VERSION.jar" ] ||
+    kafka_die "Maven ran but $tmp_libs has no kafka_2.13-$KAFKA_VERSION.jar; see $mvn_log"
+  # The POM names slf4j-api only; add the binding the release tarball would ship.
+  log4j2_api=$(kafka_first_jar "$tmp_libs" 'log4j-api-2*.jar')
+  if [ -n "$log4j2_api" ]; then
+    binding=(-Plog4j2 -Dlog4j2.version="$(echo "$log4j2_api" | sed 's/^log4j-api-//; s/\.jar$//')")
+  else
+    slf4j_api=$(kafka_first_jar "$tmp_libs" 'slf4j-api-*.jar')
+    [ -n "$slf4j_api" ] || kafka_die "no slf4j-api jar among Kafka $KAFKA_VERSION's dependencies; see $mvn_log"
+    binding=(-Preload4j -Dslf4j.version="$(echo "$slf4j_api" | sed 's/^slf4j-api-//; s/\.jar$//')")
+  fi
+  mvn "${mvn_args[@]}" "${binding[@]}" dependency:copy-dependencies >>"$mvn_log" 2>&1 ||
+    kafka_die "Maven could not fetch the logging binding (${binding[*]}) for Kafka $KAFKA_VERSION; see $mvn_log"
+  rm -rf -- "$KAFKA_LIBS"
+  mv "$tmp_libs" "$KAFKA_LIBS"
+  touch "$KAFKA_LIBS/.complete"
+}

@@ -1,10 +1,13 @@
 // Readiness probe for deploy/kafka/kafka-up.sh: retries a real metadata request (kafkajs admin
 // describeCluster + fetchTopicMetadata) until the broker answers or the timeout passes.
-//   node deploy/kafka/probe.mjs --brokers 127.0.0.1:9092 [--timeout 90] [--pid 1234]
+//   node deploy/kafka/probe.mjs --brokers 127.0.0.1:9092 [--timeout 90] [--pid 1234[,1235...]]
+//        [--expect-brokers N] [--expect-node ID]
 //        [--ssl-ca ca.pem --sasl-mechanism scram-sha-512 --sasl-username U --sasl-password-file F]
 // The SASL password is read from a file so that it never appears on a command line (ps).
 // Exit 0 and one line on stdout when ready; exit 1 (timeout or error) or 3 (--pid died) with one
-// line on stderr. kafkajs comes from the repository's node_modules (npm ci).
+// line on stderr. --expect-brokers N: ready only once the metadata lists N brokers (a cluster with
+// every node registered); --expect-node ID: once it lists node ID (a restarted node unfenced again).
+// kafkajs comes from the repository's node_modules (npm ci).
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +18,8 @@ const { values } = parseArgs({
     brokers: { type: 'string', default: '127.0.0.1:9092' },
     timeout: { type: 'string', default: '90' },
     pid: { type: 'string' },
+    'expect-brokers': { type: 'string', default: '1' },
+    'expect-node': { type: 'string' },
     'ssl-ca': { type: 'string' },
     'sasl-mechanism': { type: 'string' },
     'sasl-username': { type: 'string' },
@@ -37,7 +42,9 @@ const { Kafka, logLevel } = kafkajs.default ?? kafkajs;
 
 const brokers = values.brokers.split(',').map((b) => b.trim()).filter(Boolean);
 const deadline = Date.now() + Number(values.timeout) * 1000;
-const pid = values.pid ? Number(values.pid) : undefined;
+const pids = (values.pid ?? '').split(',').filter(Boolean).map(Number);
+const expectBrokers = Number(values['expect-brokers']);
+const expectNode = values['expect-node'] === undefined ? undefined : Number(values['expect-node']);
 
 function alive(p) {
   try {
@@ -71,20 +78,21 @@ const kafka = new Kafka({
 
 let lastError = 'no answer';
 while (Date.now() < deadline) {
-  if (pid !== undefined && !alive(pid)) fail(3, `broker process ${pid} exited`);
+  for (const pid of pids) if (!alive(pid)) fail(3, `broker process ${pid} exited`);
   const admin = kafka.admin({ retry: { retries: 0 } });
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
     const metadata = await admin.fetchTopicMetadata();
-    if (cluster.brokers.length > 0) {
+    const listed = cluster.brokers.map((b) => b.nodeId);
+    if (listed.length >= expectBrokers && (expectNode === undefined || listed.includes(expectNode))) {
       await admin.disconnect();
       process.stdout.write(
         `cluster ${cluster.clusterId}, ${cluster.brokers.length} broker(s), ${metadata.topics.length} topic(s)\n`,
       );
       process.exit(0);
     }
-    lastError = 'metadata lists no brokers yet';
+    lastError = `metadata lists broker(s) [${listed.join(',')}]`;
   } catch (err) {
     lastError = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   }

@@ -7,6 +7,9 @@
 # port (a developer's 'make kafka-up') is used and left running. SECURE=1 starts a SASL_SSL broker and
 # also exports KAFKA_SSL, KAFKA_SSL_CA_FILE, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and
 # KAFKA_SASL_PASSWORD_FILE (the scorer's own variables; the password stays in its file).
+# KAFKA_NODES=N (N > 1): a cluster of N nodes (cluster.sh) instead of one broker, with KAFKA_BROKERS
+# listing every node; KAFKA_CLUSTER_PORT (= KAFKA_PORT) is exported so tests can find the cluster's
+# state and stop or restart one node (test/support/cluster.ts).
 # CMD runs in the foreground (it keeps the terminal, and Ctrl-C reaches it and this script alike);
 # a TERM sent to this script alone stops the broker once CMD has exited.
 set -uo pipefail
@@ -23,6 +26,36 @@ fi
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [ "${KAFKA_NODES:-1}" != 1 ]; then
+  cluster=(bash "$KAFKA_SCRIPT_DIR/cluster.sh")
+  cluster_started_here=
+  # shellcheck disable=SC2317  # run by the traps
+  stop_cluster() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    [ -z "$cluster_started_here" ] || "${cluster[@]}" down || true
+    exit "$rc"
+  }
+  trap stop_cluster EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+  if [ -f "$KAFKA_CACHE/run/cluster-$KAFKA_PORT/cluster.env" ] && "${cluster[@]}" status | grep -qv ' stopped '; then
+    echo "with-broker: using the cluster already running on port $KAFKA_PORT; leaving it running"
+    "${cluster[@]}" status
+  else
+    cluster_started_here=1
+    "${cluster[@]}" up || exit $?
+  fi
+  while IFS= read -r assignment; do
+    export "${assignment?}"
+  done < <("${cluster[@]}" env)
+  export KAFKA_CLUSTER_PORT=$KAFKA_PORT
+  export KAFKA_BROKER_SOURCE="Apache Kafka $KAFKA_VERSION started by deploy/kafka (KRaft, $KAFKA_NODES nodes)"
+  "$@"
+  exit $?
+fi
 
 started_here=
 # shellcheck disable=SC2317  # run by the traps

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { attachCluster } from '../../support/cluster.js';
 import { kafkaBrokers } from '../../support/kafka.js';
 
 const run = promisify(execFile);
@@ -60,4 +61,22 @@ export async function startBroker(): Promise<string> {
   const state = brokerState();
   const { stdout } = await run('bash', [join(SCRIPTS, 'kafka-up.sh')], { env: scriptEnv(state), timeout: 180_000 });
   return stdout.trim();
+}
+
+// --- a 3-node KRaft cluster (deploy/kafka/cluster.sh); the helpers live in test/support/cluster.ts -----
+export { attachCluster, startCluster, stopCluster, KafkaCluster, type ClusterOptions } from '../../support/cluster.js';
+
+/** SIGKILL (default) or SIGTERM node `id` of the suite's cluster (KAFKA_CLUSTER_PORT), keeping its data. */
+export async function killNode(id: number, signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<string> {
+  return attachCluster().killNode(id, signal);
+}
+
+/** Starts node `id` of the suite's cluster again and waits until it is back in every ISR; resolves with the ms it took. */
+export async function restartNode(id: number, opts: { waitForIsr?: boolean; timeoutMs?: number } = {}): Promise<number> {
+  return attachCluster().restartNode(id, opts);
+}
+
+/** The node id leading `topic`/`partition` in the suite's cluster now. */
+export async function leaderOf(topic: string, partition: number): Promise<number> {
+  return attachCluster().leaderOf(topic, partition);
 }

@@ -1,8 +1,8 @@
 import { softmaxRows } from './encode.js';
+import { ModelFailedError } from './errors.js';
 import { readModelFolder, type ModelFolder } from './model-folder.js';
-import { nowMs, PROVIDERS, type FromWorker, type OrtLogLevel, type ProviderName, type Timings, type ToWorker, type WorkerInit } from './protocol.js';
-import { WorkerClient } from './worker-client.js';
-import { startWorker } from './worker-entry.js';
+import { nowMs, PROVIDERS, type OrtLogLevel, type ProviderName, type Timings, type WorkerInit } from './protocol.js';
+import { ModelSupervisor, startInferenceWorker, type ModelHealth, type RestartEvent, type RunReply, type SupervisionOptions } from './supervisor.js';
 
 export interface LoadOptions {
   /** Folder holding named models (the CLI passes MODELS_DIR); default: the repository's models/. */
@@ -17,7 +17,49 @@ export interface LoadOptions {
   maxTextChars?: number;
   /** ONNX Runtime's own native log level. Default 'fatal': provider failures reach onWarning instead. */
   ortLogLevel?: OrtLogLevel;
+
+  // Supervision of the worker (README "Supervision"; defaults in SUPERVISION_DEFAULTS).
+  /**
+   * Limit on each predict/predictLogits/warmup call, from when the worker could start it (time
+   * spent queued behind earlier calls is not counted). Past it the worker is replaced and the call
+   * rejects with InferenceTimeoutError. 0: no limit.
+   */
+  inferenceTimeoutMs?: number;
+  /** Limit on starting a worker (tokenizer, session, warm-up), at load and for each replacement. */
+  startTimeoutMs?: number;
+  /** Worker failures (death, timeout, failed start) in a row, with no call answered in between, after which the model gives up ('failed'). */
+  maxConsecutiveFailures?: number;
+  /** Replacement workers in a row that fail to start after which the model gives up ('failed'). */
+  maxStartFailures?: number;
+  /** Pause before trying again to start a replacement after one failed to start. */
+  restartDelayMs?: number;
+  /** A terminated worker whose thread has not ended after this long is stuck in native code: the model gives up ('failed'). */
+  terminateTimeoutMs?: number;
+  /** Called each time a replacement worker is started (before it is ready). */
+  onRestart?: (event: RestartEvent) => void;
+  /** Called once when the model gives up; every call from then on rejects with this error. */
+  onFailed?: (error: ModelFailedError) => void;
+  /**
+   * Tests only: a call with a text from `faultText(kind)` makes the worker exit, throw, hang or
+   * fail on it (protocol.ts). Never turn this on where untrusted texts arrive.
+   */
+  faultInjection?: boolean;
 }
+
+/** The supervision defaults, and why (README "Supervision"). */
+export const SUPERVISION_DEFAULTS = Object.freeze({
+  /** 30 s: ~100x the slowest call measured here (256 texts of 128 tokens). */
+  inferenceTimeoutMs: 30_000,
+  /** 60 s: a CPU start takes about 1 s here; a CUDA one compiles kernels and can take tens of seconds. */
+  startTimeoutMs: 60_000,
+  /** 16: bisecting a batch of 4,096 (BATCH_MAX_SIZE's maximum) around one text that kills the worker costs up to 13 in a row. */
+  maxConsecutiveFailures: 16,
+  /** 3: what stops a worker from starting (model folder gone, GPU lost, out of memory) rarely clears in seconds. */
+  maxStartFailures: 3,
+  restartDelayMs: 1_000,
+  /** 5 s: terminate() ends JavaScript within milliseconds; only a native call outlives it. */
+  terminateTimeoutMs: 5_000,
+});
 
 export interface ModelInfo {
   name: string;
@@ -57,6 +99,8 @@ export interface Model {
   predictLogits(texts: readonly string[]): Promise<LogitsResult>;
   /** Runs `batchSize` short texts through the model (it is already warmed once during load). */
   warmup(batchSize?: number): Promise<Timings>;
+  /** The worker's supervision: state, restarts, failures in a row, last failure. */
+  health(): ModelHealth;
   /** Finishes requests already sent, then stops the worker. Later calls reject. Idempotent. */
   close(): Promise<void>;
 }
@@ -75,12 +119,22 @@ export function parseProviders(value: readonly string[] | string): ProviderName[
   return out;
 }
 
-const CLOSE_TIMEOUT_MS = 5_000;
+function supervision(options: LoadOptions): SupervisionOptions {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(SUPERVISION_DEFAULTS) as (keyof typeof SUPERVISION_DEFAULTS)[]) {
+    const value = options[key] ?? SUPERVISION_DEFAULTS[key];
+    const min = key === 'inferenceTimeoutMs' || key === 'restartDelayMs' ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < min) throw new Error(`${key} must be an integer >= ${min}, got ${value}`);
+    out[key] = value;
+  }
+  return { ...(out as typeof SUPERVISION_DEFAULTS), onRestart: options.onRestart, onFailed: options.onFailed };
+}
 
 /**
  * Loads a model folder (a path, or a name under the models folder): validates it, starts the
  * inference worker, picks the first execution provider that starts, and warms the session up.
- * Rejects with one clear error if the folder is invalid or no provider starts.
+ * Rejects with one clear error if the folder is invalid or no provider starts. The worker is
+ * supervised from then on: see LoadOptions' supervision fields and Model.health().
  */
 export async function loadModel(dirOrName: string, options: LoadOptions = {}): Promise<Model> {
   const providers = parseProviders(options.executionProviders ?? ['cpu']);
@@ -88,6 +142,7 @@ export async function loadModel(dirOrName: string, options: LoadOptions = {}): P
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 0)) {
     throw new Error(`intraOpThreads must be a non-negative integer, got ${threads}`);
   }
+  const supervise = supervision(options);
   const folder = await readModelFolder(dirOrName, options.modelsDir !== undefined ? { modelsDir: options.modelsDir } : {});
   const init: WorkerInit = {
     dir: folder.dir,
@@ -98,58 +153,36 @@ export async function loadModel(dirOrName: string, options: LoadOptions = {}): P
     providers,
     intraOpThreads: threads,
     ortLogLevel: options.ortLogLevel ?? 'fatal',
+    ...(options.faultInjection ? { faultState: new SharedArrayBuffer(8) } : {}),
   };
   const label = `model ${folder.config.name} (${folder.dir})`;
-  const client = new WorkerClient<{ logits: Float32Array; timings: Omit<Timings, 'totalMs'> }>(
-    startWorker('inference-worker', { workerData: init }),
-    label,
-  );
-
-  const ready = new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
-    client.worker.on('message', (msg: FromWorker) => {
-      switch (msg.type) {
-        case 'ready':
-          return resolve(msg);
-        case 'fatal':
-          return reject(new Error(`model folder ${folder.dir}: ${msg.error}`));
-        case 'result':
-          return client.resolve(msg.id, { logits: msg.logits, timings: msg.timings });
-        case 'error':
-          return client.reject(msg.id, new Error(`${label}: ${msg.error}`));
-        case 'closed':
-          return;
-      }
-    });
-    client.worker.once('error', (err) => reject(new Error(`model folder ${folder.dir}: worker failed to start: ${err.message}`)));
-    client.worker.once('exit', (code) => reject(new Error(`model folder ${folder.dir}: worker exited during load (code ${code})`)));
-    // Loading happens before any request, so keep the process alive until it settles.
-    client.worker.ref();
-  });
-
-  let started: Extract<FromWorker, { type: 'ready' }>;
+  const workerName = options.faultInjection ? 'fault-worker' : 'inference-worker';
+  const { handle, ready } = startInferenceWorker(workerName, init, supervise.startTimeoutMs, null);
+  let started: Awaited<typeof ready>;
   try {
     started = await ready;
   } catch (err) {
-    await client.worker.terminate();
-    throw err;
-  } finally {
-    client.worker.unref();
+    // Bounded: a worker stuck in a native call would never finish terminating.
+    await Promise.race([handle.worker.terminate(), new Promise((resolve) => setTimeout(resolve, supervise.terminateTimeoutMs).unref())]);
+    throw new Error(`model folder ${folder.dir}: ${(err as Error).message}`);
   }
   if (started.failures.length > 0) {
     const detail = started.failures.map((f) => `${f.provider}: ${f.error}`).join('; ');
     options.onWarning?.(`${label}: execution provider${started.failures.length > 1 ? 's' : ''} ${started.failures.map((f) => f.provider).join(', ')} could not start, using ${started.provider} (${detail})`);
   }
-  return new WorkerModel(folder, started.provider, client);
+  // Replacements use the provider this worker settled on: no second fallback warning, and
+  // info.provider stays true.
+  const supervisor = new ModelSupervisor(handle, { name: folder.config.name, label, workerName, init: { ...init, providers: [started.provider] } }, supervise);
+  return new WorkerModel(folder, started.provider, supervisor);
 }
 
 class WorkerModel implements Model {
   readonly info: ModelInfo;
-  private closing: Promise<void> | null = null;
 
   constructor(
     folder: ModelFolder,
     provider: ProviderName,
-    private readonly client: WorkerClient<{ logits: Float32Array; timings: Omit<Timings, 'totalMs'> }>,
+    private readonly supervisor: ModelSupervisor,
   ) {
     const c = folder.config;
     this.info = Object.freeze({
@@ -191,32 +224,29 @@ class WorkerModel implements Model {
   }
 
   async warmup(batchSize = 1): Promise<Timings> {
+    // A replacement worker repeats the largest warm-up before it takes calls.
+    this.supervisor.rememberWarmup(batchSize);
     return (await this.run(Array.from({ length: batchSize }, () => 'warm up'))).timings;
   }
 
+  health(): ModelHealth {
+    return this.supervisor.health();
+  }
+
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      const worker = this.client.worker;
-      worker.ref();
-      worker.postMessage({ type: 'close' } satisfies ToWorker);
-      const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
-      await this.client.whenExited();
-      clearTimeout(timer);
-      this.client.fail(`model ${this.info.name} is closed`);
-    })();
-    return this.closing;
+    return this.supervisor.close();
   }
 
   private async run(texts: readonly string[]): Promise<{ logits: Float32Array; timings: Timings }> {
     if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) {
       throw new TypeError(`model ${this.info.name}: predict() takes an array of strings`);
     }
-    if (this.closing) throw new Error(`model ${this.info.name} is closed`);
+    this.supervisor.assertUsable();
     if (texts.length === 0) {
       return { logits: new Float32Array(0), timings: { queueMs: 0, tokenizeMs: 0, inferenceMs: 0, totalMs: 0, batchSize: 0, seqLen: 0 } };
     }
     const sentAt = nowMs();
-    const res = await this.client.request((id) => ({ message: { type: 'run', id, texts: [...texts], sentAt } satisfies ToWorker }));
+    const res: RunReply = await this.supervisor.run([...texts], sentAt);
     return { logits: res.logits, timings: { ...res.timings, totalMs: nowMs() - sentAt } };
   }
 }

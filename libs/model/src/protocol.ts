@@ -15,6 +15,8 @@ export interface WorkerInit {
   providers: ProviderName[];
   intraOpThreads: number | undefined;
   ortLogLevel: OrtLogLevel;
+  /** Only with LoadOptions.faultInjection: one flag per `-once` fault, shared by every worker of the model. */
+  faultState?: SharedArrayBuffer;
 }
 
 export type ToWorker = { type: 'run'; id: number; texts: string[]; sentAt: number } | { type: 'close' };
@@ -42,6 +44,28 @@ export type FromWorker =
     }
   | { type: 'error'; id: number; error: string }
   | { type: 'closed' };
+
+/**
+ * Fault injection, for tests only (LoadOptions.faultInjection; fault-worker.ts). A call with a text
+ * `faultText(kind)` makes the worker, when its ONNX Runtime run reaches that call:
+ * - `exit`: exit (code 86), as a crashed worker thread does;
+ * - `throw`: throw an uncaught error (the worker's 'error' event, then exit);
+ * - `hang`: block its thread for ever in JavaScript (Atomics.wait), as a hung call does;
+ *   `terminate()` ends it;
+ * - `block <path>`: block its thread in native code reading the file (a FIFO) until something is
+ *   written to it, as a hung ONNX Runtime call does; `terminate()` cannot end it before that;
+ * - `error`: fail the run, so the worker answers this call with an error (the model's own failure);
+ * - `exit-once` / `hang-once`: as `exit` / `hang`, the first time only for the model (every worker
+ *   it starts), so the retry succeeds.
+ */
+export const FAULT_KINDS = ['exit', 'exit-once', 'throw', 'hang', 'hang-once', 'block', 'error'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+export const FAULT_PREFIX = 'sentiment-stream fault injection: ';
+
+/** The text that triggers `kind` in a model loaded with faultInjection (`arg`: the FIFO of `block`). */
+export function faultText(kind: FaultKind, arg?: string): string {
+  return `${FAULT_PREFIX}${kind}${arg !== undefined ? ` ${arg}` : ''}`;
+}
 
 /** Wall-clock milliseconds comparable across threads (sub-millisecond resolution). */
 export function nowMs(): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packBatch, softmaxRows } from './encode.js';
+import { packBatch, softmaxRows, windowRows } from './encode.js';
 
 describe('packBatch', () => {
   it('pads on the right to the longest row of the batch, not to max_length', () => {
@@ -38,5 +38,37 @@ describe('softmaxRows', () => {
     expect(p[2]).toBeCloseTo(0.5, 12);
     expect(p[4]).toBeCloseTo(0.25, 6);
     expect(p[5]).toBeCloseTo(0.75, 6);
+  });
+});
+
+describe('windowRows', () => {
+  const bert = { maxLength: 6, stride: 2, prefix: [101], suffix: [102] };
+
+  it('keeps a text that fits as one row', () => {
+    expect(windowRows([101, 1, 2, 3, 4, 102], bert)).toEqual([[101, 1, 2, 3, 4, 102]]);
+  });
+
+  it('reads a long text in windows that cover all of it, each with the specials', () => {
+    const row = [101, 1, 2, 3, 4, 5, 6, 7, 102];
+    const w = windowRows(row, bert);
+    expect(w).toEqual([
+      [101, 1, 2, 3, 4, 102],
+      [101, 3, 4, 5, 6, 102],
+      [101, 4, 5, 6, 7, 102],
+    ]);
+    for (const x of w) expect(x.length).toBeLessThanOrEqual(bert.maxLength);
+    expect(new Set(w.flatMap((x) => x.slice(1, -1)))).toEqual(new Set([1, 2, 3, 4, 5, 6, 7]));
+  });
+
+  it('works without specials (the BiLSTM tokenizers)', () => {
+    expect(windowRows([1, 2, 3, 4, 5], { maxLength: 3, stride: 3, prefix: [], suffix: [] })).toEqual([
+      [1, 2, 3],
+      [3, 4, 5],
+    ]);
+  });
+
+  it('rejects a stride that would skip tokens or a max_length with no room', () => {
+    expect(() => windowRows([101, 1, 2, 3, 4, 5, 102], { ...bert, stride: 5 })).toThrow(/window_stride must be an integer from 1 to 4/);
+    expect(() => windowRows([101, 1, 102], { ...bert, maxLength: 2 })).toThrow(/leaves no room/);
   });
 });

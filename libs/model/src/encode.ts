@@ -57,3 +57,35 @@ export function softmaxRows(logits: Float32Array | readonly number[], classes: n
   }
   return out;
 }
+
+/** How a text longer than a model's max_length is read: in overlapping windows (config.json `window_stride`). */
+export interface WindowSpec {
+  /** Ids per window at most, specials included (config.json max_length). */
+  maxLength: number;
+  /** Body tokens between the starts of two windows (config.json window_stride). */
+  stride: number;
+  /** Special ids every window starts / ends with ([CLS] / [SEP] for a BERT tokenizer). */
+  prefix: readonly number[];
+  suffix: readonly number[];
+}
+
+/**
+ * One text's full ids -> the rows the model reads: the text itself when it fits in maxLength, else
+ * windows of the text's body (its ids without the specials) of maxLength minus the specials, one
+ * starting every `stride` body tokens, the last one ending at the text's end, each wrapped in the
+ * specials. Nothing of the text is left unread; the caller averages the windows' logits.
+ * training/windows.py is the same function for the parity logits.
+ */
+export function windowRows(row: readonly number[], spec: WindowSpec): number[][] {
+  if (row.length <= spec.maxLength) return [[...row]];
+  const width = spec.maxLength - spec.prefix.length - spec.suffix.length;
+  if (width < 1) throw new Error(`max_length ${spec.maxLength} leaves no room for text between the special tokens`);
+  if (!Number.isInteger(spec.stride) || spec.stride < 1 || spec.stride > width) {
+    throw new Error(`window_stride must be an integer from 1 to ${width} (max_length minus the special tokens), got ${spec.stride}`);
+  }
+  const body = row.slice(spec.prefix.length, row.length - spec.suffix.length);
+  const starts: number[] = [];
+  for (let s = 0; s + width < body.length; s += spec.stride) starts.push(s);
+  starts.push(body.length - width);
+  return starts.map((s) => [...spec.prefix, ...body.slice(s, s + width), ...spec.suffix]);
+}

@@ -4,9 +4,12 @@
  * runs here and the caller's event loop (Kafka heartbeats) stays free. Requests are handled one at
  * a time in arrival order; a `close` message is handled after the requests sent before it.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { packBatch } from './encode.js';
+import { packBatch, windowRows, type WindowSpec } from './encode.js';
+import { parseWindowStride } from './model-folder.js';
 import { loadTokenizer, type Tokenizer } from './tokenizer.js';
 import { nowMs, type FromWorker, type ProviderName, type ToWorker, type WorkerInit } from './protocol.js';
 
@@ -43,6 +46,19 @@ async function createSession(): Promise<{ session: ort.InferenceSession; provide
   throw new Error(`no execution provider could start: ${failures.map((f) => `${f.provider}: ${f.error}`).join('; ')}`);
 }
 
+/** A text's logits are the mean of its windows' logits (a confident window outweighs a neutral one). */
+function meanByOwner(rowLogits: Float32Array, owner: number[], texts: number, classes: number): Float32Array {
+  const sum = new Float64Array(texts * classes);
+  const count = new Float64Array(texts);
+  owner.forEach((t, r) => {
+    count[t]! += 1;
+    for (let c = 0; c < classes; c++) sum[t * classes + c]! += rowLogits[r * classes + c]!;
+  });
+  const out = new Float32Array(texts * classes);
+  for (let t = 0; t < texts; t++) for (let c = 0; c < classes; c++) out[t * classes + c] = sum[t * classes + c]! / count[t]!;
+  return out;
+}
+
 function firstLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   return (msg.split('\n').find((l) => l.trim() !== '') ?? msg).trim();
@@ -53,8 +69,12 @@ async function main(): Promise<void> {
   let session: ort.InferenceSession;
   let provider: ProviderName;
   let failures: { provider: ProviderName; error: string }[];
+  let windows: WindowSpec | null = null;
   try {
     tok = await loadTokenizer(init.dir, init.maxLength, init.maxTextChars);
+    // readModelFolder validated config.json already; the worker is handed only the folder
+    const stride = parseWindowStride(JSON.parse(readFileSync(path.join(init.dir, 'config.json'), 'utf8')) as Record<string, unknown>);
+    if (stride !== null) windows = { maxLength: init.maxLength, stride, prefix: tok.prefix, suffix: tok.suffix };
     ({ session, provider, failures } = await createSession());
     for (const name of ['input_ids', 'attention_mask']) {
       if (!session.inputNames.includes(name)) throw new Error(`model.onnx has no input "${name}" (inputs: ${session.inputNames.join(', ')})`);
@@ -82,21 +102,39 @@ async function main(): Promise<void> {
     return { data: logits.data as Float32Array, seqLen: packed.seqLen };
   };
 
+  /**
+   * Texts -> model rows: one per text (cut at max_length), or, for a model read in windows, one
+   * per window, with `owner[r]` the text that row r belongs to.
+   */
+  const encode = (texts: string[]): { rows: number[][]; owner: number[] | null } => {
+    if (windows === null) return { rows: tok.encode(texts), owner: null };
+    const rows: number[][] = [];
+    const owner: number[] = [];
+    tok.encodeFull(texts).forEach((full, i) => {
+      for (const w of windowRows(full, windows!)) {
+        rows.push(w);
+        owner.push(i);
+      }
+    });
+    return { rows, owner };
+  };
+
   const run = async (texts: string[]) => {
     const t0 = nowMs();
-    const rows = tok.encode(texts);
+    const { rows, owner } = encode(texts);
     const t1 = nowMs();
     // Length bucketing: a batch pads to its longest text, so sorting by length and running
     // sub-batches of similar length spends the LSTM's steps on tokens, not on padding.
     const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.length - rows[b]!.length);
-    const data = new Float32Array(texts.length * classes);
+    const rowLogits = new Float32Array(rows.length * classes);
     let seqLen = 0;
     for (let start = 0; start < order.length; start += BUCKET_ROWS) {
       const bucket = order.slice(start, start + BUCKET_ROWS);
       const result = await infer(bucket.map((i) => rows[i]!));
       seqLen = Math.max(seqLen, result.seqLen);
-      bucket.forEach((row, n) => data.set(result.data.subarray(n * classes, (n + 1) * classes), row * classes));
+      bucket.forEach((row, n) => rowLogits.set(result.data.subarray(n * classes, (n + 1) * classes), row * classes));
     }
+    const data = owner === null ? rowLogits : meanByOwner(rowLogits, owner, texts.length, classes);
     const t2 = nowMs();
     return { logits: data, timings: { tokenizeMs: t1 - t0, inferenceMs: t2 - t1, batchSize: texts.length, seqLen }, t0 };
   };

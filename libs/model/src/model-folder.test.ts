@@ -47,6 +47,12 @@ describe('readModelFolder', () => {
     expect(f.modelPath).toBe(path.join(dir, 'model.onnx'));
   });
 
+  it('reads window_stride (long texts in windows), null when absent', async () => {
+    expect((await readModelFolder(folder({}))).config.windowStride).toBeNull();
+    const dir = folder({ 'config.json': JSON.stringify({ ...goodConfig, window_stride: 48 }) });
+    expect((await readModelFolder(dir)).config.windowStride).toBe(48);
+  });
+
   const cases: [string, Record<string, string | Buffer | null>, RegExp][] = [
     ['a missing file', { 'tokenizer.json': null }, /missing tokenizer\.json/],
     ['config.json that is not JSON', { 'config.json': '{nope' }, /config\.json is not valid JSON/],
@@ -55,6 +61,8 @@ describe('readModelFolder', () => {
     ['bad max_length', { 'config.json': JSON.stringify({ ...goodConfig, max_length: 0 }) }, /"max_length"/],
     ['bad sha256', { 'config.json': JSON.stringify({ ...goodConfig, sha256: 'abc' }) }, /"sha256" must be 64 hex/],
     ['sha256 mismatch', { 'model.onnx': Buffer.from('other bytes') }, /sha256 of model\.onnx is [0-9a-f]{64}, config\.json says/],
+    ['a window_stride of 0', { 'config.json': JSON.stringify({ ...goodConfig, window_stride: 0 }) }, /"window_stride" must be a positive integer below max_length, got 0/],
+    ['a window_stride not below max_length', { 'config.json': JSON.stringify({ ...goodConfig, window_stride: 64 }) }, /"window_stride" must be/],
   ];
   for (const [what, files, message] of cases) {
     it(`rejects ${what} with one line naming the folder`, async () => {

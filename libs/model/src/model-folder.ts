@@ -16,6 +16,11 @@ export interface ModelConfig {
   maxLength: number;
   dataset: string | null;
   sha256: string;
+  /**
+   * Texts longer than maxLength are read in windows starting this many body tokens apart, and
+   * their logits averaged (config.json `window_stride`); null: they are cut at maxLength.
+   */
+  windowStride: number | null;
   /** The parsed file, for fields this library does not interpret (hyperparameters, dev_metrics). */
   raw: Record<string, unknown>;
 }
@@ -125,7 +130,27 @@ function parseConfig(dir: string, value: unknown): ModelConfig {
   }
   const dataset = raw.dataset;
   if (dataset !== undefined && typeof dataset !== 'string') bad('"dataset" must be a string');
-  return { name, version, labels: labels as string[], maxLength, dataset: (dataset as string | undefined) ?? null, sha256, raw };
+  let windowStride: number | null = null;
+  try {
+    windowStride = parseWindowStride(raw);
+  } catch (err) {
+    bad((err as Error).message);
+  }
+  return { name, version, labels: labels as string[], maxLength, dataset: (dataset as string | undefined) ?? null, sha256, windowStride, raw };
+}
+
+/**
+ * config.json's optional `window_stride`: a positive integer below max_length, or absent (null).
+ * Read by readModelFolder and by the inference worker, which gets only the folder's path.
+ */
+export function parseWindowStride(raw: Record<string, unknown>): number | null {
+  const stride = raw.window_stride;
+  if (stride === undefined || stride === null) return null;
+  const maxLength = raw.max_length;
+  if (typeof stride !== 'number' || !Number.isInteger(stride) || stride < 1 || (typeof maxLength === 'number' && stride >= maxLength)) {
+    throw new Error(`"window_stride" must be a positive integer below max_length, got ${JSON.stringify(stride)}`);
+  }
+  return stride;
 }
 
 export async function sha256File(file: string): Promise<string> {

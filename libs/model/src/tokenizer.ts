@@ -1,9 +1,10 @@
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AutoTokenizer, env } from '@xenova/transformers';
 
 /** The part of a transformers.js tokenizer used here. */
 interface XenovaTokenizer {
-  (texts: string[], options: { truncation: boolean; max_length: number; padding: boolean; return_tensor: false }): { input_ids: number[][] };
+  (texts: string[], options: { truncation: boolean; max_length?: number; padding: boolean; return_tensor: false }): { input_ids: number[][] };
   pad_token_id?: number;
   model_max_length: number;
 }
@@ -12,6 +13,65 @@ export interface Tokenizer {
   padId: number;
   /** Token ids per text, truncated to maxLength, not padded. Texts are first cut to maxTextChars. */
   encode(texts: string[]): number[][];
+  /** Token ids per text, not truncated (texts are still cut to maxTextChars), not padded. */
+  encodeFull(texts: string[]): number[][];
+  /**
+   * The special ids the tokenizer puts around every text: [CLS] before and [SEP] after for a BERT
+   * tokenizer, nothing for the BiLSTMs'. A long text's windows each get them (encode.ts windows()).
+   */
+  prefix: number[];
+  suffix: number[];
+  /** Emoji -> words applied before tokenizing (the folder's emoji.json), or null when it has none. */
+  emoji: EmojiNames | null;
+}
+
+/** `emoji.json` of a model folder: emoji (without variation selectors) -> the words that replace it. */
+export interface EmojiNames {
+  source: string;
+  names: Record<string, string>;
+}
+
+/**
+ * One emoji as written: a flag (two regional indicators), or a pictograph with its optional
+ * variation selector, skin tone or keycap mark, and ZWJ-joined pictographs after it.
+ */
+const EMOJI = /\p{RI}\p{RI}|\p{Extended_Pictographic}[\uFE0E\uFE0F\u{1F3FB}-\u{1F3FF}\u20E3]*(?:\u200D\p{Extended_Pictographic}[\uFE0E\uFE0F\u{1F3FB}-\u{1F3FF}]*)*/gu;
+const MODIFIERS = /[\uFE0E\uFE0F\u{1F3FB}-\u{1F3FF}\u20E3]/gu;
+const IS_FLAG = /^\p{RI}\p{RI}$/u;
+
+/**
+ * Replaces each emoji with its name from `names`, spaced off as words: "love it😍" -> "love it
+ * smiling face with heart-eyes ". Skin tones and variation selectors are dropped before the
+ * look-up; a ZWJ sequence without a name of its own is named by its parts; a flag becomes "flag";
+ * an emoji the table does not know is left as it is.
+ */
+export function describeEmoji(text: string, names: Record<string, string>): string {
+  return text.replace(EMOJI, (m) => {
+    if (IS_FLAG.test(m)) return ' flag ';
+    const key = m.replace(MODIFIERS, '');
+    const whole = names[key];
+    if (whole !== undefined) return ` ${whole} `;
+    if (!key.includes('\u200D')) return m;
+    const parts = key.split('\u200D').map((p) => names[p]);
+    return parts.every((p) => p !== undefined) ? ` ${parts.join(' ')} ` : m;
+  });
+}
+
+/** Reads `<dir>/emoji.json` when the folder has one; a malformed file is an error naming it. */
+export function readEmojiNames(dir: string): EmojiNames | null {
+  const file = path.join(dir, 'emoji.json');
+  if (!existsSync(file)) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`emoji.json is not valid JSON (${(err as Error).message})`);
+  }
+  const p = parsed as Partial<EmojiNames> | null;
+  if (typeof p !== 'object' || p === null || typeof p.names !== 'object' || p.names === null || !Object.values(p.names).every((v) => typeof v === 'string')) {
+    throw new Error('emoji.json must be {"source": "...", "names": {"<emoji>": "<words>", ...}}');
+  }
+  return { source: typeof p.source === 'string' ? p.source : 'unknown', names: p.names };
 }
 
 /** Loads `<dir>/tokenizer.json` + `tokenizer_config.json` with transformers.js, local files only. */
@@ -25,15 +85,35 @@ export async function loadTokenizer(dir: string, maxLength: number, maxTextChars
   } catch (err) {
     throw new Error(`tokenizer.json / tokenizer_config.json could not be loaded by @xenova/transformers: ${(err as Error).message}`);
   }
+  const emoji = readEmojiNames(dir);
   // config.json's max_length is authoritative; transformers.js also caps at model_max_length
   // (and computes NaN lengths when tokenizer_config.json lacks it).
   tok.model_max_length = maxLength;
+  const prepare = (texts: string[]) =>
+    texts.map((t) => {
+      const clipped = t.length > maxTextChars ? t.slice(0, maxTextChars) : t;
+      return emoji === null ? clipped : describeEmoji(clipped, emoji.names);
+    });
+  // The specials around a text: where a one-word text's own id sits among its ids.
+  const [probe] = tok(['a'], { truncation: false, padding: false, return_tensor: false }).input_ids;
+  const [empty] = tok([''], { truncation: false, padding: false, return_tensor: false }).input_ids;
+  const body = probe!.length - empty!.length;
+  const at = probe!.findIndex((id, i) => !empty!.includes(id) || empty![i] !== id);
+  const prefix = body > 0 && at >= 0 ? probe!.slice(0, at) : [];
+  const suffix = body > 0 && at >= 0 ? probe!.slice(at + body) : [];
   return {
     padId: tok.pad_token_id ?? 0,
+    prefix,
+    suffix,
+    emoji,
     encode(texts) {
       if (texts.length === 0) return [];
-      const clipped = texts.map((t) => (t.length > maxTextChars ? t.slice(0, maxTextChars) : t));
-      return tok(clipped, { truncation: true, max_length: maxLength, padding: false, return_tensor: false }).input_ids;
+      return tok(prepare(texts), { truncation: true, max_length: maxLength, padding: false, return_tensor: false }).input_ids;
+    },
+    encodeFull(texts) {
+      if (texts.length === 0) return [];
+      // without padding and truncation xenova cuts nothing, whatever model_max_length says
+      return tok(prepare(texts), { truncation: false, padding: false, return_tensor: false }).input_ids;
     },
   };
 }

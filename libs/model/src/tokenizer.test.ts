@@ -1,0 +1,95 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { describeEmoji, loadTokenizer, readEmojiNames } from './tokenizer.js';
+
+const names = { '😍': 'smiling face with heart-eyes', '👍': 'thumbs up', '😡': 'enraged face', '❤': 'red heart', '🔥': 'fire', '👨': 'man', '💻': 'laptop', '❤\u200D🔥': 'heart on fire' };
+
+describe('describeEmoji', () => {
+  it('replaces each emoji by its name, spaced off as words', () => {
+    expect(describeEmoji('love it😍', names)).toBe('love it smiling face with heart-eyes ');
+    expect(describeEmoji('😡😡 no', names)).toBe(' enraged face  enraged face  no');
+  });
+
+  it('drops skin tones and variation selectors before the look-up', () => {
+    expect(describeEmoji('👍🏽', names)).toBe(' thumbs up ');
+    expect(describeEmoji('❤\uFE0F', names)).toBe(' red heart ');
+  });
+
+  it('names a ZWJ sequence as a whole when it can, else by its parts', () => {
+    expect(describeEmoji('❤\uFE0F\u200D🔥', names)).toBe(' heart on fire ');
+    expect(describeEmoji('👨\u200D💻', names)).toBe(' man laptop ');
+  });
+
+  it('turns a flag into "flag" and leaves unknown emoji and plain text alone', () => {
+    expect(describeEmoji('go 🇫🇷!', names)).toBe('go  flag !');
+    expect(describeEmoji('🦖 ok :) 100%', names)).toBe('🦖 ok :) 100%');
+  });
+});
+
+const root = mkdtempSync(path.join(tmpdir(), 'tokenizer-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A tiny WordPiece tokenizer.json; `bert` adds [CLS]/[SEP] like the MiniLM folders. */
+function folder(name: string, bert: boolean, emoji?: string): string {
+  const dir = path.join(root, name);
+  mkdirSync(dir);
+  const vocab: Record<string, number> = { '[PAD]': 0, '[UNK]': 1, '[CLS]': 2, '[SEP]': 3, love: 4, it: 5, thumbs: 6, up: 7, a: 8 };
+  const post = bert
+    ? {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+        pair: [],
+        special_tokens: { '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] } },
+      }
+    : null;
+  const added = ['[PAD]', '[UNK]', '[CLS]', '[SEP]'].map((t) => ({ id: vocab[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+  writeFileSync(
+    path.join(dir, 'tokenizer.json'),
+    JSON.stringify({
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: added,
+      normalizer: { type: 'Lowercase' },
+      pre_tokenizer: { type: 'Whitespace' },
+      post_processor: post,
+      decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+      model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+    }),
+  );
+  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'PreTrainedTokenizer', model_max_length: 4, pad_token: '[PAD]', unk_token: '[UNK]' }));
+  if (emoji !== undefined) writeFileSync(path.join(dir, 'emoji.json'), emoji);
+  return dir;
+}
+
+describe('loadTokenizer', () => {
+  it('finds the specials around a text: [CLS]/[SEP] for a BERT tokenizer, none otherwise', async () => {
+    const bert = await loadTokenizer(folder('bert', true), 4, 1000);
+    expect([bert.prefix, bert.suffix]).toEqual([[2], [3]]);
+    const plain = await loadTokenizer(folder('plain', false), 4, 1000);
+    expect([plain.prefix, plain.suffix]).toEqual([[], []]);
+  });
+
+  it('encode cuts at max_length, encodeFull does not', async () => {
+    const tok = await loadTokenizer(folder('cut', false), 4, 1000);
+    expect(tok.encode(['love it love it love'])).toEqual([[4, 5, 4, 5]]);
+    expect(tok.encodeFull(['love it love it love'])).toEqual([[4, 5, 4, 5, 4]]);
+    expect(tok.encodeFull([])).toEqual([]);
+  });
+
+  it("applies the folder's emoji.json before tokenizing; without one emoji stay as they are", async () => {
+    const withNames = await loadTokenizer(folder('emoji', true, JSON.stringify({ source: 'test', names: { '👍': 'thumbs up' } })), 16, 1000);
+    expect(withNames.emoji?.source).toBe('test');
+    expect(withNames.encodeFull(['love it👍🏾'])).toEqual([[2, 4, 5, 6, 7, 3]]);
+    const without = await loadTokenizer(folder('no-emoji', true), 16, 1000);
+    expect(without.emoji).toBeNull();
+    expect(without.encodeFull(['love it👍'])).toEqual([[2, 4, 5, 1, 3]]);
+  });
+
+  it('rejects a malformed emoji.json with a message naming it', () => {
+    expect(() => readEmojiNames(folder('bad-emoji', false, '{"names": {"👍": 1}}'))).toThrow(/emoji\.json must be/);
+    expect(() => readEmojiNames(folder('bad-json', false, '{'))).toThrow(/emoji\.json is not valid JSON/);
+  });
+});

@@ -35,8 +35,9 @@ export interface EmojiNames {
  * One emoji as written: a flag (two regional indicators), or a pictograph with its optional
  * variation selector, skin tone or keycap mark, and ZWJ-joined pictographs after it.
  */
-const EMOJI = /\p{RI}\p{RI}|\p{Extended_Pictographic}[\uFE0E\uFE0F\u{1F3FB}-\u{1F3FF}\u20E3]*(?:\u200D\p{Extended_Pictographic}[\uFE0E\uFE0F\u{1F3FB}-\u{1F3FF}]*)*/gu;
-const MODIFIERS = /[\uFE0E\uFE0F\u{1F3FB}-\u{1F3FF}\u20E3]/gu;
+const MOD = String.raw`(?:\uFE0E|\uFE0F|\u20E3|\u{1F3FB}|\u{1F3FC}|\u{1F3FD}|\u{1F3FE}|\u{1F3FF})`;
+const EMOJI = new RegExp(String.raw`\p{RI}\p{RI}|\p{Extended_Pictographic}${MOD}*(?:\u200D\p{Extended_Pictographic}${MOD}*)*`, 'gu');
+const MODIFIERS = new RegExp(MOD, 'gu');
 const IS_FLAG = /^\p{RI}\p{RI}$/u;
 
 /**

@@ -249,7 +249,16 @@ export class ModelSupervisor {
     this.current = null;
     const { name, label } = this.spec;
     const closing = this.closing !== null;
+    const counts = !closing && !this.failure;
+    if (counts) {
+      this.lastError = reason;
+      this.consecutiveFailures++;
+    }
+    // Giving up now: the calls taken down get the final answer, not an invitation to retry.
+    const givingUp = counts && this.consecutiveFailures >= this.options.maxConsecutiveFailures;
+    if (givingUp) this.failure = this.failedError(`${this.consecutiveFailures} worker failures in a row with no call answered (maxConsecutiveFailures); last: ${reason}`);
     client.fail((id) => {
+      if (this.failure) return this.failure;
       if (id === timedOut) {
         return new InferenceTimeoutError(
           `${label}: no answer within ${this.options.inferenceTimeoutMs} ms (inferenceTimeoutMs); the worker was terminated${closing ? '' : ' and is being replaced'}`,
@@ -261,12 +270,8 @@ export class ModelSupervisor {
       return new WorkerRestartedError(`${label}: ${reason}; the worker is being replaced and this call was not answered`, name, reason);
     });
     this.retire(handle);
-    if (closing || this.failure) return;
-    this.lastError = reason;
-    this.consecutiveFailures++;
-    if (this.consecutiveFailures >= this.options.maxConsecutiveFailures) {
-      return this.giveUp(`${this.consecutiveFailures} worker failures in a row with no call answered (maxConsecutiveFailures); last: ${reason}`);
-    }
+    if (givingUp) return this.giveUp(this.failure!);
+    if (!counts) return;
     this.state = 'restarting';
     this.startReplacement(reason);
   }
@@ -295,10 +300,10 @@ export class ModelSupervisor {
         this.startFailures++;
         this.consecutiveFailures++;
         if (this.startFailures >= this.options.maxStartFailures) {
-          return this.giveUp(`${this.startFailures} replacement workers in a row could not start (maxStartFailures); last: ${err.message}`);
+          return this.giveUp(this.failedError(`${this.startFailures} replacement workers in a row could not start (maxStartFailures); last: ${err.message}`));
         }
         if (this.consecutiveFailures >= this.options.maxConsecutiveFailures) {
-          return this.giveUp(`${this.consecutiveFailures} worker failures in a row with no call answered (maxConsecutiveFailures); last: ${why}`);
+          return this.giveUp(this.failedError(`${this.consecutiveFailures} worker failures in a row with no call answered (maxConsecutiveFailures); last: ${why}`));
         }
         this.delayTimer = setTimeout(() => {
           this.delayTimer = null;
@@ -322,7 +327,7 @@ export class ModelSupervisor {
         // the process gets them back, so say so rather than pile up more of them.
         if (!this.closing && !this.failure) {
           this.lastError = `a terminated worker's thread has not ended after ${this.options.terminateTimeoutMs} ms (stuck in native code)`;
-          this.giveUp(`${this.lastError}; only ending the process frees it`);
+          this.giveUp(this.failedError(`${this.lastError}; only ending the process frees it`));
         }
       }, this.options.terminateTimeoutMs).unref(),
     };
@@ -335,9 +340,13 @@ export class ModelSupervisor {
     void handle.worker.terminate();
   }
 
-  private giveUp(reason: string): void {
+  private failedError(reason: string): ModelFailedError {
+    return new ModelFailedError(`${this.spec.label}: gave up on the inference worker: ${reason}`, this.spec.name);
+  }
+
+  private giveUp(failure: ModelFailedError): void {
     this.state = 'failed';
-    this.failure = new ModelFailedError(`${this.spec.label}: gave up on the inference worker: ${reason}`, this.spec.name);
+    this.failure = failure;
     this.clearDelay();
     if (this.starting) this.retire(this.starting);
     if (this.current) {

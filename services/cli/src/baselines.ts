@@ -42,3 +42,15 @@ export function baselineClassifier(name: BaselineName, labels: readonly string[]
     return c >= 0.05 ? pos : c <= -0.05 ? neg : neu;
   };
 }
+
+/**
+ * A lexicon baseline's continuous score, larger = more positive: the AFINN sum, or VADER's
+ * compound. The behaviour suite's direction cases compare it as they compare a model's margin.
+ */
+export function baselineMargin(name: BaselineName): (text: string) => number {
+  if (name === 'afinn') {
+    const afinn = new Sentiment();
+    return (text) => afinn.analyze(text).score;
+  }
+  return (text) => vader.SentimentIntensityAnalyzer.polarity_scores(text).compound;
+}

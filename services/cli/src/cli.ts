@@ -10,6 +10,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   eval: { summary: 'accuracy, macro-F1 and confusion matrix of a model (or a lexicon baseline) on a labeled TSV', load: async () => (await import('./commands/eval.js')).command },
   scorer: { summary: 'run the Kafka scorer service (configured from the environment)', load: async () => (await import('./commands/scorer.js')).command },
   sidecar: { summary: 'run the metrics sidecar: /metrics, /healthz, /readyz, consumer lag', load: async () => (await import('./commands/sidecar.js')).command },
+  behaviour: { summary: 'pass rates of the behaviour suite (negation, contrast, emoji, long texts, invariance, ...) per capability', load: async () => (await import('./commands/behaviour.js')).command },
   demo: { summary: 'run the service on the broker in KAFKA_BROKERS with sample texts and print the results', load: async () => (await import('./commands/demo.js')).command },
 };
 

@@ -46,18 +46,30 @@ export interface LoadOptions {
   faultInjection?: boolean;
 }
 
-/** The supervision defaults, and why (README "Supervision"). */
+/**
+ * The supervision defaults, and why (README "Supervision"). Figures: `npx tsx
+ * libs/model/scripts/supervision.ts`, sst2-bilstm on 2 busy AMD EPYC cores (load average 7).
+ */
 export const SUPERVISION_DEFAULTS = Object.freeze({
-  /** 30 s: ~100x the slowest call measured here (256 texts of 128 tokens). */
+  /**
+   * 30 s: a call of 256 texts of 128 tokens (the scorer's default batch, every text at max_length)
+   * took at most 0.8 s, so 30 s is ~40x that; 4,096 such texts (BATCH_MAX_SIZE's maximum) took
+   * 9.6-12.5 s. A hung call holds its partitions this long before it is retried.
+   */
   inferenceTimeoutMs: 30_000,
-  /** 60 s: a CPU start takes about 1 s here; a CUDA one compiles kernels and can take tens of seconds. */
+  /** 60 s: a CPU worker started in 1.3-1.6 s here; a GPU session builds kernels first and takes longer. */
   startTimeoutMs: 60_000,
-  /** 16: bisecting a batch of 4,096 (BATCH_MAX_SIZE's maximum) around one text that kills the worker costs up to 13 in a row. */
+  /**
+   * 16: splitting a batch in halves to find one text that kills the worker costs one failure per
+   * level, up to log2(4,096) + 1 = 13 in a row for the largest batch; a worker that dies on every
+   * call, whatever the texts, is given up at its 16th failure (15 replacements, ~1 s each here).
+   */
   maxConsecutiveFailures: 16,
   /** 3: what stops a worker from starting (model folder gone, GPU lost, out of memory) rarely clears in seconds. */
   maxStartFailures: 3,
+  /** 1 s between failed starts: long enough not to spin on a broken environment, short next to a pod restart. */
   restartDelayMs: 1_000,
-  /** 5 s: terminate() ends JavaScript within milliseconds; only a native call outlives it. */
+  /** 5 s: terminate() ends JavaScript within milliseconds; only a thread inside a native call outlives it. */
   terminateTimeoutMs: 5_000,
 });
 

@@ -19,9 +19,9 @@ import {
   WorkerRestartedError,
 } from './errors.js';
 import { loadModel, type LoadOptions, type Model } from './model.js';
-import { defaultModelsDir } from './model-folder.js';
-import { faultText } from './protocol.js';
-import type { RestartEvent } from './supervisor.js';
+import { defaultModelsDir, readModelFolder } from './model-folder.js';
+import { faultText, type WorkerInit } from './protocol.js';
+import { startInferenceWorker, type RestartEvent } from './supervisor.js';
 
 const MODEL = 'sst2-bilstm';
 const modelsDir = process.env.MODELS_DIR ?? defaultModelsDir() ?? undefined;
@@ -216,6 +216,24 @@ describe('giving up', () => {
     expect(model.health()).toMatchObject({ state: 'closed', stuckWorkers: 0 });
     expect(threads()).toBe(idleThreads);
   });
+});
+
+it("a replacement runs the caller's warm-up before it is ready (a failing warm-up is a failed start)", async () => {
+  const folder = await readModelFolder(MODEL, { modelsDir });
+  const init: WorkerInit = {
+    dir: folder.dir,
+    modelPath: folder.modelPath,
+    labels: folder.config.labels,
+    maxLength: folder.config.maxLength,
+    maxTextChars: 20_000,
+    providers: ['cpu'],
+    intraOpThreads: 1,
+    ortLogLevel: 'fatal',
+  };
+  const { handle, ready } = startInferenceWorker('fault-worker', init, 60_000, ['warm up', faultText('error')]);
+  await expect(ready).rejects.toThrow('warm-up failed: injected inference error');
+  await handle.worker.terminate();
+  expect(handle.hasExited()).toBe(true);
 });
 
 it('rejects a bad supervision option before starting anything, naming it', async () => {

@@ -23,6 +23,7 @@ import data
 from common import DATASETS, log
 from model import CompactEmbedding, Ensemble, SentimentRNN
 from train import evaluate, plot_curves
+from windows import windowed_logits
 
 FORBIDDEN_OPS = {"Loop", "Scan", "If"}     # would mean an unrolled/dynamic RNN
 
@@ -162,6 +163,8 @@ def main():
     ap.add_argument("out_dir")
     ap.add_argument("--model", required=True, choices=list(DATASETS))
     ap.add_argument("--max-length", type=int, required=True)
+    ap.add_argument("--window-stride", type=int, default=None,
+                    help="read texts longer than max-length in windows this many tokens apart (config.json window_stride)")
     ap.add_argument("--add-run", action="append", default=[],
                     help="run dir with more ensemble members (same tokenizer) to include")
     args = ap.parse_args()
@@ -186,8 +189,10 @@ def main():
     os.makedirs(stage)
     onnx_path = os.path.join(stage, "model.onnx")
     ops = export_onnx(model, onnx_path)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(os.path.join(args.run_dir, "tokenizer", name), os.path.join(stage, name))
+    for name in ("tokenizer.json", "tokenizer_config.json", "emoji.json"):
+        src = os.path.join(args.run_dir, "tokenizer", name)
+        if os.path.isfile(src) or name != "emoji.json":
+            shutil.copy(src, os.path.join(stage, name))
     if args.add_run:
         # one figure with every member's curves
         histories = result.get("histories") or [result.get("history", [])]
@@ -206,9 +211,18 @@ def main():
         seqs = [json.loads(line) for line in f]
     assert len(seqs) == len(texts)
     logits, pad_diff = check_padding_invariance(model, seqs)
+    full = None
+    if args.window_stride:
+        # the service reads long parity texts in windows: their logits are the windows' mean
+        with open(os.path.join(args.run_dir, "parity.full.ids.jsonl")) as f:
+            full = [json.loads(line) for line in f]
+        logits = windowed_logits(model, full, args.max_length, args.window_stride, pad=data.pad_batch)
     with open(os.path.join(stage, "parity.jsonl"), "w", encoding="utf-8") as f:
-        for t, s, l in zip(texts, seqs, logits.tolist()):
-            f.write(json.dumps({"text": t, "input_ids": s, "logits": l}, ensure_ascii=False) + "\n")
+        for k, (t, s, l) in enumerate(zip(texts, seqs, logits.tolist())):
+            row = {"text": t, "input_ids": s, "logits": l}
+            if full is not None and len(full[k]) > args.max_length:
+                del row["input_ids"]       # libs/model's encode() cuts; the windows are checked by the logits
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     # Dev metrics of the exported model (fp16 embedding rows, averaged ensemble).
     dv_ids, dv_y = data.load_split(args.run_dir, "dev")
@@ -221,6 +235,7 @@ def main():
         "version": spec["version"],
         "labels": spec["labels"],
         "max_length": args.max_length,
+        **({"window_stride": args.window_stride} if args.window_stride else {}),
         "dataset": spec["dataset"],
         "hyperparameters": hp,
         "dev_metrics": dev_metrics,

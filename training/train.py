@@ -102,6 +102,11 @@ def parse_args():
                     help="train N models with seeds seed..seed+N-1, exported as one graph")
     ap.add_argument("--max-minutes", type=float, default=25, help="time budget for all members")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--soft", default=None,
+                    help="distillation: teacher logits (.npy) for every training row (the transfer set); "
+                         "the loss is the MSE to them (Tang et al. 2019), plus --alpha x cross-entropy on "
+                         "rows with a gold label (train.labels >= 0)")
+    ap.add_argument("--alpha", type=float, default=0.0, help="weight of the gold cross-entropy with --soft")
     # 1 thread: on this shared 2-core machine OpenMP with 2 threads spends most
     # of its time waiting at barriers (measured ~5x slower under load).
     ap.add_argument("--threads", type=int, default=1)
@@ -131,9 +136,13 @@ def train_one(args, seed, vocab, lex, data_, n_classes, metric_name, deadline):
     with torch.no_grad():
         model.embedding.weight[~seen] = 0.0
 
+    soft = None
+    if args.soft:
+        soft = torch.from_numpy(np.load(args.soft)).float()
+        assert soft.shape == (len(tr_ids), n_classes), f"{args.soft}: shape {tuple(soft.shape)}, want {(len(tr_ids), n_classes)}"
     weight = None
     if args.class_weights:
-        counts = np.bincount(tr_y, minlength=n_classes).astype(np.float64)
+        counts = np.bincount([y for y in tr_y if y >= 0], minlength=n_classes).astype(np.float64)
         weight = torch.tensor(counts.sum() / (n_classes * counts), dtype=torch.float32)
         log(f"class weights {[round(w, 3) for w in weight.tolist()]}")
 
@@ -153,8 +162,14 @@ def train_one(args, seed, vocab, lex, data_, n_classes, metric_name, deadline):
     stop = False
     model.train()
     while not stop:
-        for x, m, y, _ in data.bucket_batches(tr_ids, tr_y, args.batch_size, rng):
-            if args.length_weight > 0:
+        for x, m, y, idx in data.bucket_batches(tr_ids, tr_y, args.batch_size, rng):
+            if soft is not None:
+                logits = model(x, m)
+                loss = F.mse_loss(logits, soft[idx])
+                gold = y >= 0
+                if args.alpha > 0 and bool(gold.any()):
+                    loss = loss + args.alpha * F.cross_entropy(logits[gold], y[gold], weight=weight)
+            elif args.length_weight > 0:
                 ce = F.cross_entropy(model(x, m), y, weight=weight, reduction="none")
                 w = m.sum(1).clamp(min=1).float() ** args.length_weight
                 loss = (ce * w).sum() / w.sum()

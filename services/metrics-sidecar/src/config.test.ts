@@ -13,6 +13,8 @@ describe('sidecar configuration', () => {
       SCORER_STATUS_URL: 'http://127.0.0.1:9465',
       SCORER_TIMEOUT_MS: 2_000,
       LAG_INTERVAL_MS: 15_000,
+      DRAIN_WINDOW_MS: 120_000,
+      DRAIN_MAX_SECONDS: 86_400,
       LOG_LEVEL: 'info',
       KAFKA_BROKERS: ['127.0.0.1:9092'],
     });
@@ -22,6 +24,10 @@ describe('sidecar configuration', () => {
     expect(loadSidecarConfig({ INPUT_TOPICS: 'a', SCORER_STATUS_URL: 'http://localhost:9000/scorer/' }).SCORER_STATUS_URL).toBe('http://localhost:9000/scorer');
   });
 
+  it('accepts a short drain window with a short lag interval (as the integration suite runs it)', () => {
+    expect(loadSidecarConfig({ INPUT_TOPICS: 'a', LAG_INTERVAL_MS: '1000', DRAIN_WINDOW_MS: '2000' }).DRAIN_WINDOW_MS).toBe(2_000);
+  });
+
   it.each([
     [{}, 'INPUT_TOPICS is required'],
     [{ INPUT_TOPICS: 'a', METRICS_PORT: '70000' }, 'METRICS_PORT must be an integer from 1 to 65535 (got "70000")'],
@@ -29,6 +35,9 @@ describe('sidecar configuration', () => {
     [{ INPUT_TOPICS: 'a', SCORER_STATUS_URL: 'localhost:9465' }, 'SCORER_STATUS_URL must be an http:// or https:// URL'],
     [{ INPUT_TOPICS: 'a', SCORER_STATUS_URL: 'not a url' }, 'SCORER_STATUS_URL must be an http:// or https:// URL (got "not a url")'],
     [{ INPUT_TOPICS: 'a', SCORER_STATUS_URL: 'http://x/?a=1' }, 'without query or fragment'],
+    [{ INPUT_TOPICS: 'a', DRAIN_WINDOW_MS: '20000' }, 'DRAIN_WINDOW_MS must be at least 2 × LAG_INTERVAL_MS (30000), so the rate spans two lag reads or more (got 20000)'],
+    [{ INPUT_TOPICS: 'a', LAG_INTERVAL_MS: '1000', DRAIN_WINDOW_MS: '1000' }, 'DRAIN_WINDOW_MS must be an integer from 2000 to 3600000 (got "1000")'],
+    [{ INPUT_TOPICS: 'a', DRAIN_MAX_SECONDS: '0' }, 'DRAIN_MAX_SECONDS must be an integer from 60 to 31536000 (got "0")'],
     [{ INPUT_TOPICS: 'a', LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace (got "loud")'],
     [{ INPUT_TOPICS: 'a', KAFKA_SASL_MECHANISM: 'plain' }, 'KAFKA_SASL_USERNAME is required when KAFKA_SASL_MECHANISM=plain'],
   ])('rejects %j with one line naming the variable', (env, message) => {
@@ -42,7 +51,7 @@ describe('sidecar configuration', () => {
 
   it('documents every setting for docs/configuration.md', () => {
     const table = describeSchema(sidecarSettings);
-    for (const name of ['INPUT_TOPICS', 'GROUP_ID', 'METRICS_HOST', 'METRICS_PORT', 'SCORER_STATUS_URL', 'LAG_INTERVAL_MS', 'KAFKA_BROKERS']) {
+    for (const name of ['INPUT_TOPICS', 'GROUP_ID', 'METRICS_HOST', 'METRICS_PORT', 'SCORER_STATUS_URL', 'LAG_INTERVAL_MS', 'DRAIN_WINDOW_MS', 'DRAIN_MAX_SECONDS', 'KAFKA_BROKERS']) {
       expect(table).toContain(`| \`${name}\` |`);
     }
   });

@@ -4,7 +4,18 @@ import { startSidecar } from './sidecar.js';
 
 export { loadSidecarConfig, sidecarSettings, type SidecarConfig } from './config.js';
 export { mergeExpositions, metricFamilies, type MergedExposition, type MetricFamily } from './merge.js';
-export { readiness, startSidecar, type LagState, type RunningSidecar, type ScorerReadiness } from './sidecar.js';
+export {
+  parseScorerStatus,
+  readiness,
+  scorerLiveness,
+  scorerReadiness,
+  startSidecar,
+  type LagState,
+  type ProbeReason,
+  type ProbeResult,
+  type RunningSidecar,
+  type ScorerStatus,
+} from './sidecar.js';
 
 /** The sidecar holds no work to drain; this only bounds closing sockets and the Kafka admin client. */
 const STOP_TIMEOUT_MS = 10_000;

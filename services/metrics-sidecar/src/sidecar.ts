@@ -20,26 +20,80 @@ export interface LagState {
   lastError: string | undefined;
 }
 
-export interface ScorerReadiness {
-  ready: boolean;
-  /** Why not, when not ready. */
-  reason?: string;
+/**
+ * Why a probe fails, as callers see it: a fixed vocabulary, never an error message, a URL or a
+ * Kafka detail (those go to the sidecar's log). Anyone who can reach the scrape port can call the
+ * probes, so they say which check failed and nothing about the inside.
+ */
+export type ProbeReason = 'scorer-unreachable' | 'scorer-bad-status' | 'scorer-not-ready' | 'scorer-not-live' | 'lag-never-read' | 'lag-stale';
+
+/** What one GET of the scorer's `/status` said: its two booleans, or why there is no answer. */
+export type ScorerStatus =
+  | { reachable: true; httpStatus: number; ready: boolean; live: boolean }
+  | { reachable: false; reason: 'scorer-unreachable' | 'scorer-bad-status'; detail: string };
+
+export interface ProbeResult {
+  ok: boolean;
+  /** Fixed codes for the caller; empty when ok. */
+  reasons: ProbeReason[];
+  /** The same failures with their details, for the log only. */
+  details: string[];
+}
+
+/**
+ * The scorer's readiness as its `/status` states it: `ready: true` with HTTP 200. The scorer
+ * answers 503 with `ready: false` while it loads the model or joins its group.
+ */
+export function scorerReadiness(status: ScorerStatus): ProbeResult {
+  if (!status.reachable) return { ok: false, reasons: [status.reason], details: [status.detail] };
+  if (status.httpStatus === 200 && status.ready) return { ok: true, reasons: [], details: [] };
+  return { ok: false, reasons: ['scorer-not-ready'], details: [`scorer /status answered ${status.httpStatus} with ready=${String(status.ready)}`] };
+}
+
+/**
+ * The scorer's liveness: its `/status` answered (any HTTP status: 503 only means not ready) with
+ * `live: true`. No answer within SCORER_TIMEOUT_MS counts as not live too: a scorer whose event
+ * loop is stuck cannot answer, and restarting it is the remedy for both.
+ */
+export function scorerLiveness(status: ScorerStatus): ProbeResult {
+  if (!status.reachable) return { ok: false, reasons: [status.reason], details: [status.detail] };
+  if (status.live) return { ok: true, reasons: [], details: [] };
+  return { ok: false, reasons: ['scorer-not-live'], details: [`scorer /status answered ${status.httpStatus} with live=false`] };
 }
 
 /**
  * `/readyz` in one pure function: ready only when the scorer says it is ready and Kafka answered a
  * lag read within `staleMs` (so the pod is not ready while its group's lag cannot be seen).
  */
-export function readiness(scorer: ScorerReadiness, lag: LagState, now: number, staleMs: number): { ready: boolean; reasons: string[] } {
-  const reasons: string[] = [];
-  if (!scorer.ready) reasons.push(scorer.reason ?? 'scorer not ready');
+export function readiness(scorer: ScorerStatus, lag: LagState, now: number, staleMs: number): ProbeResult {
+  const s = scorerReadiness(scorer);
+  const reasons = [...s.reasons];
+  const details = [...s.details];
   const why = lag.lastError ? `: ${lag.lastError}` : '';
   if (lag.lastSuccessAt === undefined) {
-    reasons.push(`no successful consumer-lag read yet${why}`);
+    reasons.push('lag-never-read');
+    details.push(`no successful consumer-lag read yet${why}`);
   } else if (now - lag.lastSuccessAt > staleMs) {
-    reasons.push(`last successful consumer-lag read ${Math.round((now - lag.lastSuccessAt) / 1000)} s ago (limit ${Math.round(staleMs / 1000)} s)${why}`);
+    reasons.push('lag-stale');
+    // No age in the text: it would change every call and so log every call (the age is sentiment_lag_read_age_seconds).
+    details.push(`no successful consumer-lag read for over ${Math.round(staleMs / 1000)} s${why}`);
   }
-  return { ready: reasons.length === 0, reasons };
+  return { ok: reasons.length === 0, reasons, details };
+}
+
+/**
+ * Logs a probe's failures when their details change, and its recovery: the kubelet calls every
+ * 10 s, and an outage should leave one line with the details, not one per probe.
+ */
+function probeLogger(logger: Logger, probe: string) {
+  let last = '';
+  return (result: ProbeResult) => {
+    const key = result.details.join('\n');
+    if (key === last) return;
+    if (result.ok) logger.info({ probe }, `${probe} passes again`);
+    else logger.warn({ probe, reasons: result.reasons, details: result.details }, `${probe} fails: ${result.details.join('; ')}`);
+    last = key;
+  };
 }
 
 /**
@@ -53,7 +107,10 @@ export async function startSidecar(config: SidecarConfig, logger: Logger): Promi
   const metrics = createSidecarMetrics(registry, { lagReadAgeSeconds: () => (Date.now() - (lag.lastSuccessAt ?? started)) / 1000 });
   const staleMs = 3 * config.LAG_INTERVAL_MS;
 
-  const reader = createLagReader(createKafka(config, quietKafkaLogger(logger)), config.GROUP_ID, config.INPUT_TOPICS, { timeoutMs: LAG_READ_TIMEOUT_MS });
+  const reader = createLagReader(createKafka(config, quietKafkaLogger(logger)), config.GROUP_ID, config.INPUT_TOPICS, {
+    timeoutMs: LAG_READ_TIMEOUT_MS,
+    drain: { windowMs: config.DRAIN_WINDOW_MS, maxSeconds: config.DRAIN_MAX_SECONDS },
+  });
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const readLag = async () => {
@@ -72,6 +129,13 @@ export async function startSidecar(config: SidecarConfig, logger: Logger): Promi
     }
   };
   let warnedDropped = false;
+  const logReady = probeLogger(logger, '/readyz');
+  const logScorerReady = probeLogger(logger, '/scorer/readyz');
+  const logScorerLive = probeLogger(logger, '/scorer/livez');
+  const logged = (log: (r: ProbeResult) => void, result: ProbeResult) => {
+    log(result);
+    return result;
+  };
   const app = await startServer(config, {
     metrics: async () => {
       const began = performance.now();
@@ -86,7 +150,9 @@ export async function startSidecar(config: SidecarConfig, logger: Logger): Promi
       }
       return { contentType: registry.contentType, body: merged.text };
     },
-    ready: async () => readiness(await scorerReadiness(config), lag, Date.now(), staleMs),
+    ready: async () => logged(logReady, readiness(await readScorerStatus(config), lag, Date.now(), staleMs)),
+    scorerReady: async () => logged(logScorerReady, scorerReadiness(await readScorerStatus(config))),
+    scorerLive: async () => logged(logScorerLive, scorerLiveness(await readScorerStatus(config))),
   });
   // Started once the port is bound, so a sidecar that cannot listen exits without a loop holding it.
   // The next read is scheduled when the previous one ends, so a slow Kafka never stacks reads up.
@@ -122,18 +188,26 @@ function quietKafkaLogger(logger: Logger): Logger {
 }
 
 /**
- * Replaces the lag series with the snapshot's. Reset and set run in one synchronous block, so a
- * scrape never sees a half-written set, and partitions that went away stop being exported.
+ * Replaces the lag and drain series with the snapshot's. Reset and set run in one synchronous
+ * block, so a scrape never sees a half-written set, and partitions that went away stop being
+ * exported. Drain series appear once the reader has a whole window of reads (snapshot.drain).
  */
 function applyLag(metrics: SidecarMetrics, snapshot: LagSnapshot): void {
   metrics.lag.reset();
   metrics.lagSum.reset();
   metrics.topicOffset.reset();
+  metrics.drainSeconds.reset();
+  metrics.processingRate.reset();
+  const group = { group: snapshot.groupId, consumergroup: snapshot.groupId };
   for (const p of snapshot.partitions) {
-    metrics.lag.set({ group: snapshot.groupId, consumergroup: snapshot.groupId, topic: p.topic, partition: String(p.partition) }, p.lag);
+    metrics.lag.set({ ...group, topic: p.topic, partition: String(p.partition) }, p.lag);
     metrics.topicOffset.set({ topic: p.topic, partition: String(p.partition) }, Number(p.high));
   }
-  for (const [topic, total] of snapshot.totals) metrics.lagSum.set({ group: snapshot.groupId, consumergroup: snapshot.groupId, topic }, total);
+  for (const [topic, total] of snapshot.totals) metrics.lagSum.set({ ...group, topic }, total);
+  for (const [topic, d] of snapshot.drain ?? []) {
+    metrics.drainSeconds.set({ ...group, topic }, d.seconds);
+    metrics.processingRate.set({ ...group, topic }, d.rate);
+  }
 }
 
 /** What a GET of the scorer gave: an HTTP status and body, or the reason there was no answer. */
@@ -157,28 +231,44 @@ async function scrapeScorer(config: SidecarConfig): Promise<{ ok: true; text: st
   return res.status === 200 ? { ok: true, text: res.text } : { ok: false, reason: `HTTP ${res.status}` };
 }
 
-async function scorerReadiness(config: SidecarConfig): Promise<ScorerReadiness> {
+async function readScorerStatus(config: SidecarConfig): Promise<ScorerStatus> {
   const url = `${config.SCORER_STATUS_URL}/status`;
   const res = await fetchScorer(url, config.SCORER_TIMEOUT_MS, 'application/json');
-  if (res.status === undefined) return { ready: false, reason: `scorer unreachable at ${url}: ${res.reason}` };
-  let ready: unknown;
+  if (res.status === undefined) return { reachable: false, reason: 'scorer-unreachable', detail: `scorer unreachable at ${url}: ${res.reason}` };
+  return parseScorerStatus(res.status, res.text, url);
+}
+
+/**
+ * The scorer's `/status` body: a JSON object with boolean `ready` and `live`. Anything else is a
+ * scorer that answers but cannot be trusted, so it is neither ready nor live.
+ */
+export function parseScorerStatus(httpStatus: number, body: string, url: string): ScorerStatus {
+  let parsed: unknown;
   try {
-    ready = (JSON.parse(res.text) as { ready?: unknown }).ready;
+    parsed = JSON.parse(body);
   } catch {
-    return { ready: false, reason: `scorer ${url} answered ${res.status} without a JSON status` };
+    return { reachable: false, reason: 'scorer-bad-status', detail: `scorer ${url} answered ${httpStatus} without a JSON status` };
   }
-  // The scorer answers 503 with ready=false while it loads the model or joins its group.
-  return res.status === 200 && ready === true ? { ready: true } : { ready: false, reason: `scorer not ready (${url} answered ${res.status}, ready=${String(ready)})` };
+  const { ready, live } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { ready?: unknown; live?: unknown };
+  if (typeof ready !== 'boolean' || typeof live !== 'boolean') {
+    return { reachable: false, reason: 'scorer-bad-status', detail: `scorer ${url} answered ${httpStatus} without boolean ready and live` };
+  }
+  return { reachable: true, httpStatus, ready, live };
 }
 
 interface Handlers {
   metrics(): Promise<{ contentType: string; body: string }>;
-  ready(): Promise<{ ready: boolean; reasons: string[] }>;
+  ready(): Promise<ProbeResult>;
+  scorerReady(): Promise<ProbeResult>;
+  scorerLive(): Promise<ProbeResult>;
 }
+
+const ENDPOINTS = ['/metrics', '/healthz', '/readyz', '/scorer/readyz', '/scorer/livez'];
 
 /**
  * GET-only endpoint. Limits are small because nothing legitimate sends a body, and the timeouts
  * stop a slow client from holding a socket; the scorer fetch inside /metrics is bounded separately.
+ * Probe answers carry fixed words only (ProbeReason); their details are logged.
  */
 async function startServer(config: SidecarConfig, handlers: Handlers): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1024, connectionTimeout: 10_000, requestTimeout: 10_000 });
@@ -188,14 +278,20 @@ async function startServer(config: SidecarConfig, handlers: Handlers): Promise<F
     return body;
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    const { ready, reasons } = await handlers.ready();
-    reply.code(ready ? 200 : 503);
-    return ready ? { status: 'ready' } : { status: 'not ready', reasons };
-  });
+  const probeRoute = (path: string, run: () => Promise<ProbeResult>, pass: string, fail: string) =>
+    app.get(path, async (_req, reply) => {
+      const { ok, reasons } = await run();
+      reply.code(ok ? 200 : 503);
+      return ok ? { status: pass } : { status: fail, reasons };
+    });
+  probeRoute('/readyz', handlers.ready, 'ready', 'not ready');
+  // The scorer container's own probes: its status endpoint is pod-local (127.0.0.1), which the
+  // kubelet cannot reach, so the sidecar asks it and answers for it (helm/sentiment-stream/README.md).
+  probeRoute('/scorer/readyz', handlers.scorerReady, 'ready', 'not ready');
+  probeRoute('/scorer/livez', handlers.scorerLive, 'live', 'not live');
   app.setNotFoundHandler(async (req, reply) => {
     reply.code(404);
-    return { error: 'not found', path: req.url.split('?')[0], endpoints: ['/metrics', '/healthz', '/readyz'] };
+    return { error: 'not found', path: req.url.split('?')[0], endpoints: ENDPOINTS };
   });
   await app.listen({ host: config.METRICS_HOST, port: config.METRICS_PORT });
   return app;

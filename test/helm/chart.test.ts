@@ -4,9 +4,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { find, kinds, render, repoRoot, type K8sObject, type RenderRun } from './render.js';
+import { chartDir, find, kinds, render, repoRoot, type K8sObject, type RenderRun } from './render.js';
 import { plan } from './sync-chart-files.mjs';
 import { validateObject } from './validate.js';
+
+const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
+const GPU_DIGEST = `sha256:${'fedcba9876543210'.repeat(4)}`;
+const PROMETHEUS = 'http://prometheus-operated.monitoring.svc:9090';
 
 // Value sets. The first four are the ones the issue names; `full` turns every optional part on.
 const cases = {
@@ -16,10 +20,25 @@ const cases = {
     scorer: { inputTopics: ['reviews', 'tweets'], groupId: 'reviews-scorer' },
     autoscaling: { keda: { enabled: true, lagThreshold: 500, activationLagThreshold: 10 } },
   },
+  // Scaling on time to drain (the sidecar's estimate through KEDA's Prometheus scaler).
+  drain: {
+    kafka: { partitions: 12, sasl: { mechanism: 'scram-sha-512', existingSecret: 'kafka-credentials' } },
+    scorer: { inputTopics: ['reviews', 'tweets'], groupId: 'reviews-scorer' },
+    autoscaling: {
+      keda: { enabled: true, signal: 'drainTime', drainTime: { targetSeconds: 120, prometheus: { serverAddress: PROMETHEUS, authModes: 'bearer', authenticationRef: 'prometheus-token' } } },
+    },
+  },
+  // ... and from zero: a kafka trigger on lag wakes the Deployment.
+  'drain-zero': {
+    kafka: { tls: { enabled: true, caSecret: { name: 'kafka-ca' } } },
+    scorer: { inputTopics: ['reviews', 'tweets'] },
+    autoscaling: { keda: { enabled: true, signal: 'drainTime', minReplicaCount: 0, activationLagThreshold: 5, drainTime: { prometheus: { serverAddress: PROMETHEUS } } } },
+    sidecar: { drainWindowMs: 300_000, drainMaxSeconds: 7_200 },
+  },
   hpa: { autoscaling: { hpa: { enabled: true, maxReplicas: 4 } } },
   gpu: {
-    image: { gpuTag: '0.1.0-cuda12' },
-    gpu: { enabled: true, count: 1, runtimeClassName: 'nvidia', nodeSelector: { 'nvidia.com/gpu.present': 'true' } },
+    image: { gpuTag: '0.1.0-cuda12', digest: DIGEST },
+    gpu: { enabled: true, count: 1, runtimeClassName: 'nvidia', nodeSelector: { 'nvidia.com/gpu.present': 'true' }, image: { digest: GPU_DIGEST } },
   },
   full: {
     kafka: {
@@ -28,10 +47,18 @@ const cases = {
       tls: { enabled: true, caSecret: { name: 'kafka-ca', key: 'ca.pem' } },
       sasl: { mechanism: 'scram-sha-512', existingSecret: 'kafka-credentials', usernameKey: 'user', passwordKey: 'pass' },
     },
+    image: { repository: 'registry.example.com/sentiment-stream', digest: DIGEST },
     autoscaling: { keda: { enabled: true } },
-    metrics: { serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } }, prometheusRule: { enabled: true } },
+    metrics: {
+      serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } },
+      prometheusRule: { enabled: true, runbookBaseUrl: 'https://github.com/acme/sentiment-stream/blob/v0.1.0/' },
+    },
     grafana: { dashboard: { enabled: true } },
+    networkPolicy: {
+      metricsFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }],
+    },
   },
+  'no-extras': { networkPolicy: { enabled: false }, tests: { enabled: false } },
   'slow-drain': { scorer: { shutdownTimeoutMs: 120_500 } },
 };
 type CaseName = keyof typeof cases;
@@ -50,11 +77,20 @@ interface Container {
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
   envFrom?: { configMapRef?: { name: string } }[];
   ports?: { name: string; containerPort: number }[];
-  livenessProbe?: { httpGet?: { path: string; port: string | number } };
-  readinessProbe?: { httpGet?: { path: string; port: string | number } };
+  command?: string[];
+  imagePullPolicy?: string;
+  startupProbe?: Probe;
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
   resources?: { limits?: Record<string, unknown>; requests?: Record<string, unknown> };
   securityContext?: Record<string, unknown> & { capabilities?: { drop?: string[] }; seccompProfile?: { type: string } };
   volumeMounts?: { name: string; mountPath: string }[];
+}
+interface Probe {
+  httpGet?: { path: string; port: string | number };
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  failureThreshold?: number;
 }
 interface PodSpec {
   containers: Container[];
@@ -102,7 +138,20 @@ describe('every rendered object matches its schema', () => {
   it('covers every kind the chart can emit', () => {
     const all = new Set((Object.keys(cases) as CaseName[]).flatMap((n) => kinds(objects(n))));
     expect([...all].sort()).toEqual(
-      ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'PrometheusRule', 'ScaledObject', 'Service', 'ServiceAccount', 'ServiceMonitor', 'TriggerAuthentication'].sort(),
+      [
+        'ConfigMap',
+        'Deployment',
+        'HorizontalPodAutoscaler',
+        'NetworkPolicy',
+        'Pod',
+        'PodDisruptionBudget',
+        'PrometheusRule',
+        'ScaledObject',
+        'Service',
+        'ServiceAccount',
+        'ServiceMonitor',
+        'TriggerAuthentication',
+      ].sort(),
     );
   });
 });
@@ -128,10 +177,38 @@ describe('the pod', () => {
     // The sidecar reads the scorer where the scorer listens (STATUS_HOST:STATUS_PORT of the ConfigMap).
     const cm = configMap('default');
     expect(env.SCORER_STATUS_URL).toBe(`http://${cm.STATUS_HOST}:${cm.STATUS_PORT}`);
-    // The scorer's status endpoint is pod-local, so the kubelet could not probe it.
+    expect(cm.STATUS_HOST).toBe('127.0.0.1');
+    expect(env.DRAIN_WINDOW_MS).toBe('120000');
+    expect(env.DRAIN_MAX_SECONDS).toBe('86400');
+    const zero = Object.fromEntries((container('drain-zero', 'metrics-sidecar').env ?? []).map((e) => [e.name, e.value]));
+    expect([zero.DRAIN_WINDOW_MS, zero.DRAIN_MAX_SECONDS]).toEqual(['300000', '7200']);
+  });
+
+  it('probes the scorer through the sidecar: its pod-local /status cannot be reached by the kubelet', () => {
     const scorer = container('default', 'scorer');
-    expect(scorer.livenessProbe).toBeUndefined();
-    expect(scorer.readinessProbe).toBeUndefined();
+    // The sidecar's port by number: a named port would resolve among the scorer container's own ports (none).
+    expect(scorer.ports).toBeUndefined();
+    expect(scorer.startupProbe).toEqual({ httpGet: { path: '/scorer/livez', port: 9464 }, periodSeconds: 2, timeoutSeconds: 3, failureThreshold: 60 });
+    expect(scorer.livenessProbe).toEqual({ httpGet: { path: '/scorer/livez', port: 9464 }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 6 });
+    expect(scorer.readinessProbe).toEqual({ httpGet: { path: '/scorer/readyz', port: 9464 }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 });
+    // The scorer's liveness gives up later than the sidecar's own (3 x 10 s), so a sidecar restart
+    // does not restart the scorer too.
+    const sidecar = container('default', 'metrics-sidecar').livenessProbe!;
+    const window = (p: Probe) => (p.periodSeconds ?? 10) * (p.failureThreshold ?? 3);
+    expect(window(scorer.livenessProbe!)).toBeGreaterThan(window(sidecar));
+    // Every probe that reaches the scorer outlasts the sidecar's own wait for it (SCORER_TIMEOUT_MS).
+    const timeoutMs = Number(Object.fromEntries((container('default', 'metrics-sidecar').env ?? []).map((e) => [e.name, e.value])).SCORER_TIMEOUT_MS);
+    for (const p of [scorer.startupProbe!, scorer.livenessProbe!, scorer.readinessProbe!, container('default', 'metrics-sidecar').readinessProbe!]) {
+      expect(p.timeoutSeconds! * 1000).toBeGreaterThan(timeoutMs);
+    }
+  });
+
+  it('pins the image by digest when given one, the CPU and the GPU image each with its own', () => {
+    expect(container('default', 'scorer').image).toBe('sentiment-stream:0.1.0');
+    expect(container('full', 'scorer').image).toBe(`registry.example.com/sentiment-stream:0.1.0@${DIGEST}`);
+    expect(container('full', 'metrics-sidecar').image).toBe(container('full', 'scorer').image);
+    // image.digest is the CPU image's; the GPU image is another image with its own digest.
+    expect(container('gpu', 'scorer').image).toBe(`sentiment-stream:0.1.0-cuda12@${GPU_DIGEST}`);
   });
 
   it('gives SIGTERM more time than the scorer takes to drain', () => {
@@ -250,7 +327,7 @@ describe('configuration', () => {
 });
 
 describe('scaling', () => {
-  type Trigger = { type: string; metadata: Record<string, string>; authenticationRef?: { name: string } };
+  type Trigger = { type: string; name?: string; metricType?: string; metadata: Record<string, string>; authenticationRef?: { name: string } };
   const scaledObject = (name: CaseName) =>
     find(objects(name), 'ScaledObject') as K8sObject & { spec: { scaleTargetRef: { name: string }; minReplicaCount: number; maxReplicaCount: number; triggers: Trigger[] } };
 
@@ -264,6 +341,11 @@ describe('scaling', () => {
     ]);
     for (const t of so.spec.triggers) {
       expect(t.metadata).toMatchObject({ bootstrapServers: 'kafka:9092', lagThreshold: '500', activationLagThreshold: '10' });
+      // KEDA counts a group's uncommitted partitions as the scorer reads them: from the earliest offset.
+      expect(t.metadata.offsetResetPolicy).toBe('earliest');
+      // A stuck partition does not drive scale-out (it still wakes a group scaled to zero).
+      expect(t.metadata.excludePersistentLag).toBe('true');
+      expect(t.metricType).toBeUndefined();
     }
     // The group KEDA watches is the one the scorer joins.
     expect(configMap('keda').GROUP_ID).toBe('reviews-scorer');
@@ -285,6 +367,48 @@ describe('scaling', () => {
       { parameter: 'ca', name: 'kafka-ca', key: 'ca.pem' },
     ]);
     expect(so.spec.maxReplicaCount).toBe(8);
+  });
+
+  it('KEDA on time to drain: one Prometheus trigger, metricType Value, on the drain estimate of the release’s group', () => {
+    const so = scaledObject('drain');
+    expect(so.spec.triggers).toEqual([
+      {
+        type: 'prometheus',
+        name: 'drain-time',
+        metricType: 'Value',
+        metadata: {
+          serverAddress: PROMETHEUS,
+          query: 'max(sentiment_consumergroup_drain_seconds{namespace="sentiment",consumergroup="reviews-scorer"})',
+          threshold: '120',
+          activationThreshold: '0',
+          ignoreNullValues: 'false',
+          authModes: 'bearer',
+        },
+        authenticationRef: { name: 'prometheus-token' },
+      },
+    ]);
+    expect(so.spec.minReplicaCount).toBe(1);
+    expect(so.spec.maxReplicaCount).toBe(12);
+    // No kafka trigger, so KEDA needs no Kafka credentials.
+    expect(kinds(objects('drain'))).not.toContain('TriggerAuthentication');
+    expect(deployment('drain').spec.replicas).toBeUndefined();
+  });
+
+  it('KEDA on time to drain from zero: kafka triggers on lag wake the Deployment but never size it', () => {
+    const so = scaledObject('drain-zero');
+    expect(so.spec.minReplicaCount).toBe(0);
+    const [prom, ...wake] = so.spec.triggers;
+    expect(prom).toMatchObject({ type: 'prometheus', metricType: 'Value', metadata: { threshold: '300', query: expect.stringContaining('consumergroup="sentiment-scorer"') } });
+    expect(wake.map((t) => [t.type, t.name, t.metadata.topic])).toEqual([
+      ['kafka', 'wake-0', 'reviews'],
+      ['kafka', 'wake-1', 'tweets'],
+    ]);
+    for (const t of wake) {
+      // ceil(lag / 10^12) is 1 for any real lag: one replica to start with, the drain estimate does the rest.
+      expect(t.metadata).toMatchObject({ lagThreshold: '1000000000000', activationLagThreshold: '5', offsetResetPolicy: 'earliest', tls: 'enable' });
+      expect(t.metadata.excludePersistentLag).toBeUndefined();
+      expect(t.authenticationRef?.name).toBe(find(objects('drain-zero'), 'TriggerAuthentication').metadata.name);
+    }
   });
 
   it('HPA: autoscaling/v2 on the scorer’s CPU when KEDA is off', () => {
@@ -320,7 +444,7 @@ describe('GPU', () => {
       expect(pod(name).runtimeClassName, name).toBeUndefined();
     }
     expect(configMap('gpu').EXECUTION_PROVIDERS).toBe('cuda,cpu');
-    expect(container('gpu', 'scorer').image).toBe('sentiment-stream:0.1.0-cuda12');
+    expect(container('gpu', 'scorer').image).toBe(`sentiment-stream:0.1.0-cuda12@${GPU_DIGEST}`);
     expect(container('default', 'scorer').image).toBe('sentiment-stream:0.1.0');
   });
 
@@ -352,6 +476,51 @@ describe('observability', () => {
     expect(svc.metadata.labels?.[sm.spec.jobLabel]).toBe('sentiment-stream');
   });
 
+  it('a NetworkPolicy admits ingress to the scrape port only, from anywhere by default or from the configured sources', () => {
+    type Policy = K8sObject & {
+      spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: { ports: { port: string | number; protocol: string }[]; from?: object[] }[] };
+    };
+    const d = deployment('default');
+    const open = find(objects('default'), 'NetworkPolicy') as Policy;
+    expect(open.spec.podSelector.matchLabels).toEqual(d.spec.selector.matchLabels);
+    expect(open.spec.policyTypes).toEqual(['Ingress']);
+    // One rule, one port: the sidecar's named container port, which is the Service's target.
+    expect(open.spec.ingress).toEqual([{ ports: [{ port: 'metrics', protocol: 'TCP' }] }]);
+    expect(container('default', 'metrics-sidecar').ports?.map((p) => p.name)).toEqual(['metrics']);
+    const closed = find(objects('full'), 'NetworkPolicy') as Policy;
+    expect(closed.spec.ingress).toHaveLength(1);
+    expect(closed.spec.ingress[0]!.ports).toEqual([{ port: 'metrics', protocol: 'TCP' }]);
+    const testPod = find(objects('full'), 'Pod') as K8sObject;
+    expect(closed.spec.ingress[0]!.from).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } },
+      // helm test's pod, by its own labels.
+      { podSelector: { matchLabels: testPod.metadata.labels && pick(testPod.metadata.labels, ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component']) } },
+    ]);
+    expect(kinds(objects('no-extras'))).not.toContain('NetworkPolicy');
+  });
+
+  it('a helm test hook runs files/tests/sidecar-check.mjs against the metrics Service (the script is tested in test/integration/sidecar.test.ts)', () => {
+    const pod = find(objects('default'), 'Pod') as K8sObject & { spec: { restartPolicy: string; containers: Container[]; automountServiceAccountToken: boolean } };
+    expect(pod.metadata.annotations?.['helm.sh/hook']).toBe('test');
+    expect(pod.metadata.annotations?.['helm.sh/hook-delete-policy']).toBe('before-hook-creation,hook-succeeded');
+    expect(pod.spec.restartPolicy).toBe('Never');
+    expect(pod.spec.automountServiceAccountToken).toBe(false);
+    const [c] = pod.spec.containers;
+    expect(c!.image).toBe(container('default', 'scorer').image);
+    expect(c!.command!.slice(0, 3)).toEqual(['node', '--input-type=module', '-e']);
+    expect(c!.command![3]).toBe(readFileSync(join(chartDir, 'files', 'tests', 'sidecar-check.mjs'), 'utf8'));
+    const env = Object.fromEntries((c!.env ?? []).map((e) => [e.name, e.value]));
+    const svc = find(objects('default'), 'Service') as K8sObject & { spec: { ports: { port: number }[] } };
+    expect(env.SIDECAR_URL).toBe(`http://${svc.metadata.name}.sentiment.svc:${svc.spec.ports[0]!.port}`);
+    expect(env.GROUP_ID).toBe(configMap('default').GROUP_ID);
+    expect(env.INPUT_TOPICS).toBe(configMap('default').INPUT_TOPICS);
+    expect(c!.securityContext).toEqual(container('default', 'scorer').securityContext);
+    // Not one of the release's pods: no Service, PDB or NetworkPolicy selects it.
+    const selector = deployment('default').spec.selector.matchLabels;
+    expect(Object.entries(selector).every(([k, v]) => pod.metadata.labels?.[k] === v)).toBe(false);
+    expect(kinds(objects('no-extras'))).not.toContain('Pod');
+  });
+
   it('PrometheusRule and dashboard come from deploy/ through byte-identical chart copies', () => {
     const { pairs, stale } = plan();
     expect(stale.map(String)).toEqual([]);
@@ -359,15 +528,41 @@ describe('observability', () => {
     for (const [src, copy] of pairs) expect(readFileSync(copy).equals(readFileSync(src)), `${copy} differs from ${src}: run make helm-sync`).toBe(true);
   });
 
-  it('the PrometheusRule carries exactly the groups of deploy/prometheus/rules/*.yml', () => {
-    const rule = find(objects('full'), 'PrometheusRule') as K8sObject & { spec: { groups: unknown[] } };
+  it('the PrometheusRule carries exactly the groups of deploy/prometheus/rules/*.yml, runbook_url made a link', () => {
+    type Groups = { rules: { alert?: string; annotations?: Record<string, string> }[] }[];
+    const rule = find(objects('full'), 'PrometheusRule') as K8sObject & { spec: { groups: Groups } };
     const originals = plan()
       .pairs.map(([src]) => src)
       .filter((src) => src.includes(join('deploy', 'prometheus', 'rules')))
       .sort()
-      .flatMap((src) => (parse(readFileSync(src, 'utf8')) as { groups: unknown[] }).groups);
+      .flatMap((src) => (parse(readFileSync(src, 'utf8')) as { groups: Groups }).groups);
     expect(originals.length).toBeGreaterThan(0);
+    const alerts = originals.flatMap((g) => g.rules).filter((r) => r.alert);
+    expect(alerts.length).toBeGreaterThanOrEqual(7);
+    for (const a of alerts) {
+      expect(a.annotations?.runbook_url, a.alert).toMatch(/^docs\/metrics\.md#runbook-/);
+      expect(a.annotations?.runbook, a.alert).toBeUndefined();
+      // metrics.prometheusRule.runbookBaseUrl (trailing slash and all) makes the path a link.
+      a.annotations!.runbook_url = `https://github.com/acme/sentiment-stream/blob/v0.1.0/${a.annotations!.runbook_url}`;
+    }
     expect(rule.spec.groups).toEqual(originals);
+  });
+
+  it('the dashboard’s panels have unique ids and do not overlap on the grid', () => {
+    const [src] = plan().pairs.find(([s]) => s.endsWith('sentiment-stream.json'))!;
+    const panels = (JSON.parse(readFileSync(src, 'utf8')) as { panels: { id: number; title: string; gridPos: { x: number; y: number; w: number; h: number } }[] }).panels;
+    expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
+    const cells = new Map<string, string>();
+    for (const p of panels) {
+      expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
+      for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++) {
+        for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
+          expect(cells.get(`${x},${y}`), `${p.title} overlaps`).toBeUndefined();
+          cells.set(`${x},${y}`, p.title);
+        }
+      }
+    }
+    expect(panels.map((p) => p.title)).toEqual(expect.arrayContaining(['Time to drain', 'Processing rate']));
   });
 
   it('the dashboard ConfigMap carries deploy/grafana’s JSON unchanged, with the sidecar label', () => {
@@ -383,3 +578,7 @@ describe('observability', () => {
     expect(kinds(objects('default')).filter((k) => k === 'ConfigMap')).toHaveLength(1);
   });
 });
+
+function pick(o: Record<string, string>, keys: string[]): Record<string, string> {
+  return Object.fromEntries(keys.map((k) => [k, o[k]!]));
+}

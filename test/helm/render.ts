@@ -3,7 +3,7 @@
 // from Helm, and each rendered object is then checked against the Kubernetes/KEDA/prometheus-operator
 // schemas by validate.ts.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,40 @@ export interface RenderRun {
 
 const classpathFile = join(here, 'target', 'classpath.txt');
 
+/**
+ * helm-java's template returns the release manifest only, not its hooks (Helm's `helm template`
+ * prints both), so a hook such as the `helm test` pod would never be rendered. render() therefore
+ * renders a copy of the chart whose templates say HOOK_ALIAS where they say `helm.sh/hook`, which
+ * makes Helm treat the hook as an ordinary object, and renames the annotations back after parsing.
+ * Nothing else differs from the chart.
+ */
+const HOOK = 'helm.sh/hook';
+const HOOK_ALIAS = 'helm-check.invalid/hook';
+
+function chartWithHooksAsObjects(dir: string): string {
+  const copy = join(dir, 'chart');
+  cpSync(chartDir, copy, { recursive: true });
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+  for (const file of walk(join(copy, 'templates'))) {
+    const text = readFileSync(file, 'utf8');
+    if (text.includes(HOOK)) writeFileSync(file, text.replaceAll(HOOK, HOOK_ALIAS));
+  }
+  return copy;
+}
+
+function hooksBack(objects: K8sObject[]): K8sObject[] {
+  for (const o of objects) {
+    const a = o.metadata?.annotations;
+    if (!a) continue;
+    for (const key of Object.keys(a)) {
+      if (!key.startsWith(HOOK_ALIAS)) continue;
+      a[HOOK + key.slice(HOOK_ALIAS.length)] = a[key]!;
+      delete a[key];
+    }
+  }
+  return objects;
+}
+
 /** Values to render with, by case name; `null` renders the chart's defaults. One JVM for all of them. */
 export function render(cases: Record<string, object | null>): RenderRun {
   if (!existsSync(classpathFile)) {
@@ -60,7 +94,7 @@ export function render(cases: Record<string, object | null>): RenderRun {
     }
   }
   const classpath = `${join(here, 'target', 'classes')}:${readFileSync(classpathFile, 'utf8').trim()}`;
-  execFileSync('java', ['-cp', classpath, 'sentimentstream.helm.HelmRender', chartDir, dir, kubeVersion, ...args], {
+  execFileSync('java', ['-cp', classpath, 'sentimentstream.helm.HelmRender', chartWithHooksAsObjects(dir), dir, kubeVersion, ...args], {
     stdio: ['ignore', 'inherit', 'inherit'],
     timeout: 120_000,
   });
@@ -69,7 +103,7 @@ export function render(cases: Record<string, object | null>): RenderRun {
     const ok = join(dir, `${name}.yaml`);
     if (existsSync(ok)) {
       const manifest = readFileSync(ok, 'utf8');
-      out[name] = { manifest, objects: parseManifest(manifest) };
+      out[name] = { manifest, objects: hooksBack(parseManifest(manifest)) };
     } else {
       out[name] = { objects: [], error: readFileSync(join(dir, `${name}.error.txt`), 'utf8') };
     }

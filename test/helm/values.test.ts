@@ -16,6 +16,14 @@ const rejected = {
   'sasl-without-secret': { kafka: { sasl: { mechanism: 'plain' } } },
   'reads-own-output': { scorer: { inputTopics: ['reviews', 'sentiment-events'] } },
   'drain-too-short': { scorer: { shutdownTimeoutMs: 500 } },
+  'drain-without-prometheus': { autoscaling: { keda: { enabled: true, signal: 'drainTime' } } },
+  'bad-signal': { autoscaling: { keda: { enabled: true, signal: 'cpu' } } },
+  'latest-reset': { autoscaling: { keda: { enabled: true, offsetResetPolicy: 'latest' } } },
+  'auth-without-modes': { autoscaling: { keda: { drainTime: { prometheus: { serverAddress: 'http://p:9090', authenticationRef: 'prom' } } } } },
+  'tag-as-digest': { image: { digest: 'latest' } },
+  'probe-too-quick': { scorer: { livenessProbe: { timeoutSeconds: 2 } } },
+  'drain-window-short': { sidecar: { lagIntervalMs: 15_000, drainWindowMs: 20_000 } },
+  'bad-network-peer': { networkPolicy: { metricsFrom: [{ podSelectr: {} }] } },
 };
 type Name = keyof typeof rejected;
 
@@ -63,6 +71,29 @@ describe('values.schema.json and the chart refuse bad values', () => {
   it('more replicas than partitions: refused with both numbers', () => {
     expect(error('too-many-replicas')).toMatch(/autoscaling\.keda\.maxReplicaCount \(10\) is above kafka\.partitions \(4\)/);
     expect(error('hpa-too-many')).toMatch(/autoscaling\.hpa\.maxReplicas \(5\) is above kafka\.partitions \(4\)/);
+  });
+
+  it('scaling on time to drain without a Prometheus to read it from: refused, naming the value', () => {
+    expect(error('drain-without-prometheus')).toMatch(/autoscaling\.keda\.signal is drainTime but autoscaling\.keda\.drainTime\.prometheus\.serverAddress is empty/);
+    expect(error('bad-signal')).toMatch(/at '\/autoscaling\/keda\/signal': value must be one of 'lag', 'drainTime'/);
+    expect(error('auth-without-modes')).toMatch(/authenticationRef is set but authModes is empty/);
+  });
+
+  it('offsetResetPolicy latest, which would hide a new group’s backlog from KEDA, is refused', () => {
+    expect(error('latest-reset')).toMatch(/at '\/autoscaling\/keda\/offsetResetPolicy': value must be 'earliest'/);
+  });
+
+  it('a digest that is not sha256:<64 hex> is refused', () => {
+    expect(error('tag-as-digest')).toMatch(/at '\/image\/digest': 'latest' does not match pattern/);
+  });
+
+  it('probes that would give up before the sidecar’s wait for the scorer, or a drain window under two lag reads: refused with both numbers', () => {
+    expect(error('probe-too-quick')).toMatch(/scorer\.livenessProbe\.timeoutSeconds \(2\) must be above sidecar\.scorerTimeoutMs \(2000 ms\)/);
+    expect(error('drain-window-short')).toMatch(/sidecar\.drainWindowMs \(20000\) is below 2 × sidecar\.lagIntervalMs \(30000\)/);
+  });
+
+  it('a NetworkPolicy peer with a misspelt key is refused', () => {
+    expect(error('bad-network-peer')).toMatch(/at '\/networkPolicy\/metricsFrom\/0': additional properties? 'podSelectr' not allowed/);
   });
 
   it('SASL without credentials, and a loop through the output topic: refused with what to change', () => {

@@ -37,16 +37,25 @@ app.kubernetes.io/part-of: sentiment-stream
 {{- end }}
 {{- end }}
 
-{{/* One image runs both containers; GPU pods use the CUDA build of it. */}}
+{{/*
+One image runs both containers; GPU pods use the CUDA build of it. A digest pins the image by
+content: <repository>:<tag>@<digest> (the runtime pulls by the digest; the tag stays for readers).
+The GPU image is a different image, so only gpu.image.digest pins it.
+*/}}
 {{- define "sentiment-stream.image" -}}
 {{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- $ref := "" }}
+{{- $digest := "" }}
 {{- if .Values.gpu.enabled }}
 {{- $repo := default .Values.image.repository .Values.gpu.image.repository }}
 {{- $gpuTag := default (printf "%s-gpu" $tag) .Values.image.gpuTag }}
-{{- printf "%s:%s" $repo (default $gpuTag .Values.gpu.image.tag) }}
+{{- $ref = printf "%s:%s" $repo (default $gpuTag .Values.gpu.image.tag) }}
+{{- $digest = .Values.gpu.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- $ref = printf "%s:%s" .Values.image.repository $tag }}
+{{- $digest = .Values.image.digest }}
 {{- end }}
+{{- if $digest }}{{ printf "%s@%s" $ref $digest }}{{ else }}{{ $ref }}{{ end }}
 {{- end }}
 
 {{/* Seconds: the scorer's drain budget, rounded up, plus the margin. Always above the drain timeout. */}}
@@ -92,6 +101,25 @@ app.kubernetes.io/part-of: sentiment-stream
 {{- end }}
 {{- end }}
 
+{{/*
+The PromQL the drainTime scaling signal reads: one series, the slowest topic of the release's group.
+namespace is the label the ServiceMonitor (and deploy/prometheus/scrape-config.example.yml) sets;
+label values go through toJson, whose escapes PromQL strings accept.
+*/}}
+{{- define "sentiment-stream.drainQuery" -}}
+{{- $d := .Values.autoscaling.keda.drainTime }}
+{{- if $d.query }}{{ $d.query }}{{ else -}}
+max(sentiment_consumergroup_drain_seconds{namespace={{ toJson .Release.Namespace }},consumergroup={{ toJson .Values.scorer.groupId }}})
+{{- end }}
+{{- end }}
+
+{{/* Labels of the `helm test` pod: not the selector labels, so no Service, PDB or policy selects it by accident. */}}
+{{- define "sentiment-stream.testLabels" -}}
+app.kubernetes.io/name: {{ include "sentiment-stream.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+{{- end }}
+
 {{- define "sentiment-stream.saslSecretMountPath" -}}/var/run/secrets/sentiment-stream/kafka-sasl{{- end }}
 {{- define "sentiment-stream.caMountPath" -}}/var/run/secrets/sentiment-stream/kafka-ca{{- end }}
 
@@ -119,6 +147,22 @@ JSON Schema in Helm cannot phrase these clearly, so they are template `fail`s.
 {{- end }}
 {{- if and (ne .Values.kafka.sasl.mechanism "none") (not .Values.kafka.sasl.existingSecret) }}
 {{- fail (printf "kafka.sasl.mechanism is %s but kafka.sasl.existingSecret is empty: name the Secret holding the Kafka credentials (keys kafka.sasl.usernameKey and kafka.sasl.passwordKey)" .Values.kafka.sasl.mechanism) }}
+{{- end }}
+{{- if and $a.keda.enabled (eq $a.keda.signal "drainTime") (not $a.keda.drainTime.prometheus.serverAddress) }}
+{{- fail "autoscaling.keda.signal is drainTime but autoscaling.keda.drainTime.prometheus.serverAddress is empty: name the Prometheus that scrapes the pods (e.g. http://prometheus-operated.monitoring.svc:9090)" }}
+{{- end }}
+{{- if and $a.keda.drainTime.prometheus.authenticationRef (not $a.keda.drainTime.prometheus.authModes) }}
+{{- fail "autoscaling.keda.drainTime.prometheus.authenticationRef is set but authModes is empty: KEDA's prometheus scaler needs both (e.g. authModes: bearer)" }}
+{{- end }}
+{{- if lt (int .Values.sidecar.drainWindowMs) (mul 2 (int .Values.sidecar.lagIntervalMs)) }}
+{{- fail (printf "sidecar.drainWindowMs (%d) is below 2 × sidecar.lagIntervalMs (%d): the processing rate needs two lag reads or more" (int .Values.sidecar.drainWindowMs) (mul 2 (int .Values.sidecar.lagIntervalMs))) }}
+{{- end }}
+{{- /* The sidecar answers a probe only after waiting up to scorerTimeoutMs for the scorer. */}}
+{{- range $name, $probe := dict "scorer.startupProbe" .Values.scorer.startupProbe "scorer.livenessProbe" .Values.scorer.livenessProbe "scorer.readinessProbe" .Values.scorer.readinessProbe "sidecar.readinessProbe" .Values.sidecar.readinessProbe }}
+{{- $timeout := int (default 1 $probe.timeoutSeconds) }}
+{{- if le (mul $timeout 1000) (int $.Values.sidecar.scorerTimeoutMs) }}
+{{- fail (printf "%s.timeoutSeconds (%d) must be above sidecar.scorerTimeoutMs (%d ms): the sidecar waits that long for the scorer before it answers the probe" $name $timeout (int $.Values.sidecar.scorerTimeoutMs)) }}
+{{- end }}
 {{- end }}
 {{- range .Values.scorer.inputTopics }}
 {{- if or (eq . $.Values.scorer.outputTopic) (eq . $.Values.scorer.dlqTopic) }}

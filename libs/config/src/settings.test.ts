@@ -27,6 +27,10 @@ describe('loadConfig', () => {
     [{ NAME: 'n', MODE: 'c' }, 'MODE must be one of a, b (got "c")'],
     [{ NAME: 'n', ON: 'maybe' }, 'ON must be true or false (got "maybe")'],
     [{ NAME: 'n', PICKS: 'tpu' }, 'PICKS must be a comma-separated list of cuda, cpu (got "tpu")'],
+    [{ NAME: '' }, 'NAME is set but empty: give a non-empty string, or unset it'],
+    [{ NAME: 'n', ITEMS: ' ' }, 'ITEMS is set but empty: give a comma-separated list of non-empty names, or unset it for the default (x)'],
+    [{ NAME: 'n', SIZE: '' }, 'SIZE is set but empty: give an integer from 1 to 64, or unset it for the default (8)'],
+    [{ NAME: 'n', PASSWORD: '' }, 'PASSWORD is set but empty: give a non-empty string, or unset it'],
   ])('rejects %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(schema, env)).toThrow(ConfigError);
     try {

@@ -33,10 +33,11 @@ function setting<T>(
     defaultText: opts.default === undefined ? '(required)' : show(opts.default),
     secret: opts.secret ?? false,
     parse(variable, raw) {
-      if (raw === undefined || raw.trim() === '') {
+      if (raw === undefined) {
         if (opts.default !== undefined) return opts.default;
         throw new ConfigError(variable, `is required: ${allowed}`);
       }
+      if (raw.trim() === '') throw emptyError(variable, opts.default === undefined ? undefined : show(opts.default), allowed);
       const value = convert(raw.trim());
       if (value === undefined) {
         const shown = opts.secret ? '(hidden)' : JSON.stringify(raw);
@@ -51,14 +52,26 @@ export function string(opts: Common<string>): Setting<string> {
   return setting(opts, 'a non-empty string', (raw) => raw);
 }
 
-/** Optional string: unset is `undefined`, never an error. */
+/** Optional string: unset is `undefined`; set but empty is an error like any other empty value. */
 export function optionalString(opts: Omit<Common<string>, 'default'>): Setting<string | undefined> {
   return {
     doc: opts.doc,
     defaultText: '(unset)',
     secret: opts.secret ?? false,
-    parse: (_variable, raw) => (raw === undefined || raw.trim() === '' ? undefined : raw.trim()),
+    parse(variable, raw) {
+      if (raw === undefined) return undefined;
+      if (raw.trim() === '') throw emptyError(variable, undefined, 'a non-empty string');
+      return raw.trim();
+    },
   };
+}
+
+/**
+ * A variable that is set but empty (`KAFKA_BROKERS=`) is a mistake, usually a template that
+ * rendered nothing; silently taking the default would point a production scorer at 127.0.0.1.
+ */
+function emptyError(variable: string, defaultText: string | undefined, allowed: string): ConfigError {
+  return new ConfigError(variable, `is set but empty: give ${allowed}, or unset it${defaultText === undefined ? '' : ` for the default (${defaultText})`}`);
 }
 
 export function integer(opts: Common<number> & { min: number; max: number }): Setting<number> {

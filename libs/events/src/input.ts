@@ -3,7 +3,10 @@ export interface SourceRecord {
   topic: string;
   partition: number;
   offset: string;
-  /** Milliseconds since the epoch, as Kafka stores it. */
+  /**
+   * Milliseconds since the epoch, as Kafka stores it (a decimal int64: -1 when the producer set
+   * none, and any other value a producer chose, far outside JavaScript's Date range included).
+   */
   timestamp: string;
   key: Buffer | null;
   value: Buffer | null;
@@ -11,6 +14,9 @@ export interface SourceRecord {
 }
 
 export type InputFormat = 'json' | 'text';
+
+/** Ids longer than this (UTF-8 bytes) are refused: an id travels in every event, and the event must fit the output topic. */
+export const MAX_ID_BYTES = 1024;
 
 export interface DecodeOptions {
   format: InputFormat;
@@ -32,6 +38,10 @@ export const deadLetterCodes = [
   'INVALID_ID',
   // The model failed on this text alone (after its batch failed); the text is kept for inspection.
   'INFERENCE_FAILED',
+  // The event would be larger than the output topic accepts (a huge key or id); the record is kept here instead.
+  'OUTPUT_TOO_LARGE',
+  // The scorer failed on this record in a way it did not expect (a defect); kept here rather than stopping the stream.
+  'INTERNAL_ERROR',
 ] as const;
 export type DeadLetterCode = (typeof deadLetterCodes)[number];
 
@@ -77,6 +87,7 @@ export function decodeInput(record: SourceRecord, opts: DecodeOptions): Decoded 
       return fail('INVALID_ID', `"${opts.idField}" must be a non-empty string or a number`);
     }
     id = String(rawId);
+    if (Buffer.byteLength(id, 'utf8') > MAX_ID_BYTES) return fail('INVALID_ID', `"${opts.idField}" is longer than ${MAX_ID_BYTES} bytes`);
   }
   return textResult(id, text, Buffer.byteLength(text, 'utf8'), opts);
 }

@@ -8,9 +8,9 @@ export interface SentimentEventV1 {
   score: number;
   probabilities: Record<string, number>;
   model: { name: string; version: string; provider: string };
-  source: { topic: string; partition: number; offset: string; timestamp: string };
+  source: { topic: string; partition: number; offset: string; timestamp: string | null };
   scoredAt: string;
-  latencyMs: number;
+  latencyMs: number | null;
 }
 
 /** JSON Schema (draft 2020-12) of `SentimentEventV1`; the one contract for downstream consumers. */
@@ -50,11 +50,14 @@ export const sentimentV1Schema = {
         topic: { type: 'string' },
         partition: { type: 'integer', minimum: 0 },
         offset: { type: 'string', pattern: '^[0-9]+$', description: 'Kafka offset (int64, as a string).' },
-        timestamp: { type: 'string', format: 'date-time', description: "The input record's Kafka timestamp." },
+        timestamp: {
+          oneOf: [{ type: 'string', format: 'date-time' }, { type: 'null' }],
+          description: "The input record's Kafka timestamp; null when it has none (-1) or it lies outside years 0000-9999 (docs/events.md).",
+        },
       },
     },
     scoredAt: { type: 'string', format: 'date-time' },
-    latencyMs: { type: 'number', minimum: 0, description: 'From the input timestamp to scoring.' },
+    latencyMs: { oneOf: [{ type: 'number', minimum: 0 }, { type: 'null' }], description: 'From the input timestamp to scoring; null when the timestamp is.' },
   },
 } as const;
 
@@ -71,7 +74,7 @@ export function sentimentEvent(
   model: SentimentEventV1['model'],
   now: number,
 ): SentimentEventV1 {
-  const producedAt = Number(record.timestamp);
+  const producedAt = timestampMs(record.timestamp);
   return {
     schema: 'sentiment.v1',
     id,
@@ -83,10 +86,27 @@ export function sentimentEvent(
       topic: record.topic,
       partition: record.partition,
       offset: record.offset,
-      timestamp: new Date(producedAt).toISOString(),
+      timestamp: producedAt === null ? null : new Date(producedAt).toISOString(),
     },
     scoredAt: new Date(now).toISOString(),
     // Producer clocks can run ahead of ours; a negative latency would only mislead.
-    latencyMs: Math.max(0, now - producedAt),
+    latencyMs: producedAt === null ? null : Math.max(0, now - producedAt),
   };
+}
+
+/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the times RFC 3339 (JSON Schema's date-time) can write. */
+const EARLIEST_MS = -62_167_219_200_000;
+const LATEST_MS = 253_402_300_799_999;
+
+/**
+ * A Kafka record timestamp (a decimal int64) as epoch milliseconds, or null when there is no
+ * usable time: -1 (the producer set none), anything outside years 0000-9999 (a producer may write
+ * any int64; `new Date(x).toISOString()` throws beyond +-8.64e15 ms), or not a number at all.
+ * Never throws: one odd record must not stop the stream.
+ */
+export function timestampMs(raw: string): number | null {
+  if (!/^-?\d{1,20}$/.test(raw)) return null;
+  const ms = Number(raw);
+  if (ms === -1 || ms < EARLIEST_MS || ms > LATEST_MS) return null;
+  return ms;
 }

@@ -39,6 +39,10 @@ function saslOptions(s: KafkaSettings): SASLOptions | undefined {
   } as SASLOptions;
 }
 
+/** Broker answers kafkajs retries by itself (Kafka's retriable error codes, in kafkajs's words). */
+const TRANSIENT =
+  /coordinator is loading|coordinator is not available|not the correct coordinator|leader is not available|not the leader|another concurrent operation|rebalance in progress|group is rebalancing|connection error|ECONNREFUSED|Connection timeout|NOT_ENOUGH_REPLICAS|There is no leader/i;
+
 function forward(logger: Logger, { level, label, log }: LogEntry): void {
   const { message, ...rest } = log;
   // kafkajs puts SASL and connection details in its log objects; drop anything that could hold a secret.
@@ -48,7 +52,11 @@ function forward(logger: Logger, { level, label, log }: LogEntry): void {
   if (level !== logLevel.DEBUG) delete (rest as Record<string, unknown>).stack;
   const fields = { component: 'kafkajs', namespace: rest.namespace, ...rest };
   const text = `${label} ${message}`;
-  if (level === logLevel.ERROR || level === logLevel.NOTHING) logger.error(fields, text);
+  // kafkajs logs the broker's expected, retried answers at ERROR (a group forming, a coordinator
+  // moving, a leader election): a new user's first `make demo` showed them as errors. They are
+  // retried and resolve on their own, so they are info here; anything else keeps its level.
+  if (level === logLevel.ERROR && TRANSIENT.test(`${message} ${String((rest as Record<string, unknown>).error ?? '')}`)) logger.info(fields, text);
+  else if (level === logLevel.ERROR || level === logLevel.NOTHING) logger.error(fields, text);
   else if (level === logLevel.WARN) logger.warn(fields, text);
   else if (level === logLevel.INFO) logger.info(fields, text);
   else logger.debug(fields, text);

@@ -1,6 +1,17 @@
 export { createKafka, type Logger } from './client.js';
-export { OffsetTracker, byTopicPartitions, type TopicPartitionOffset } from './offset-tracker.js';
-export { checkKafkaSettings, kafkaSettings, type KafkaSettings } from './settings.js';
-export { createSink, type Delivery, type Sink } from './sink.js';
-export { Source, type Assignment, type SourceHandler, type SourceOptions } from './source.js';
+export { tpKey, type Assignment, type Driver, type DriverHandlers, type PartitionOffset, type PlacedMessage, type TopicInfo, type TopicPartition } from './driver.js';
+export { classifyKafkaError, kafkaErrorCodes, type ErrorKind, type KafkaErrorInfo } from './errors.js';
+export { createKafkaTransport, type KafkaTransportOptions } from './kafka-transport.js';
 export { computeLag, createLagReader, totalLag, type CommittedOffset, type LagReader, type LagSnapshot, type PartitionLag, type Watermarks } from './lag.js';
+export { partitionFor } from './partitioner.js';
+export {
+  KAFKA_CLIENTS,
+  checkKafkaSettings,
+  checkTransportSettings,
+  kafkaSettings,
+  transportSettings,
+  type KafkaClientName,
+  type KafkaSettings,
+  type TransportSettings,
+} from './settings.js';
+export { createTransport, type Delivery, type Handlers, type InputBatch, type Transport, type TransportEvent, type TransportObserver, type TransportOptions } from './transport.js';

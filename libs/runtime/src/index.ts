@@ -1,2 +1,3 @@
 export { createLogger } from './logger.js';
-export { runService, type ServiceDefinition } from './run-service.js';
+export { backoffDelay, retry, sleep, type BackoffOptions, type RetryOptions } from './retry.js';
+export { runService, type RunningService, type ServiceDefinition } from './run-service.js';

@@ -9,11 +9,17 @@ describe('Batcher', () => {
     const batches: number[][] = [];
     let release: () => void = () => undefined;
     let hold = false;
-    const batcher = new Batcher<number>({ maxSize, maxWaitMs }, async (batch) => {
-      batches.push(batch);
-      if (hold) await new Promise<void>((r) => (release = r));
-    });
-    return { batcher, batches, holdNext: () => (hold = true), release: () => { hold = false; release(); } };
+    const crashes: [string, number[]][] = [];
+    const batcher = new Batcher<number>(
+      { maxSize, maxWaitMs },
+      async (batch) => {
+        batches.push(batch);
+        if (batch.includes(13)) throw new Error('unlucky');
+        if (hold) await new Promise<void>((r) => (release = r));
+      },
+      (err, batch) => crashes.push([(err as Error).message, batch]),
+    );
+    return { batcher, batches, crashes, holdNext: () => (hold = true), release: () => { hold = false; release(); } };
   }
 
   it('cuts a full batch at once', () => {
@@ -49,5 +55,28 @@ describe('Batcher', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(r.batches).toEqual([[1], [2, 3, 4, 5], [6]]);
     expect(r.batcher.queued).toBe(0);
+  });
+
+  it('hands a throwing batch to the crash handler and goes on with the next', async () => {
+    const r = recording(2, 0);
+    r.batcher.add([12, 13, 14]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(r.crashes).toEqual([['unlucky', [12, 13]]]);
+    expect(r.batches).toEqual([[12, 13], [14]]);
+    await expect(r.batcher.idle()).resolves.toBeUndefined();
+  });
+
+  it('idle() waits for the queue and the running batch', async () => {
+    const r = recording(1, 0);
+    r.holdNext();
+    r.batcher.add([1, 2]);
+    let idle = false;
+    void r.batcher.idle().then(() => (idle = true));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(idle).toBe(false);
+    r.release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(idle).toBe(true);
+    expect(r.batches).toEqual([[1], [2]]);
   });
 });

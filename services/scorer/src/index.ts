@@ -14,7 +14,7 @@ export function runScorer(env: NodeJS.ProcessEnv = process.env): Promise<number>
       loadConfig: loadScorerConfig,
       logLevel: (c) => c.LOG_LEVEL,
       start: startScorer,
-      describe: (c) => ({ inputTopics: c.INPUT_TOPICS, groupId: c.GROUP_ID, delivery: c.DELIVERY }),
+      describe: (c) => ({ inputTopics: c.INPUT_TOPICS, groupId: c.GROUP_ID, delivery: c.DELIVERY, kafkaClient: c.KAFKA_CLIENT }),
       stopTimeoutMs: (c) => c.SHUTDOWN_TIMEOUT_MS,
     },
     env,

@@ -9,8 +9,7 @@ import {
   type Scored,
   type SourceRecord,
 } from '@sentiment-stream/events';
-import type { Logger, OffsetTracker, Sink, SourceHandler, TopicPartitionOffset } from '@sentiment-stream/kafka';
-import type { ScorerMetrics } from '@sentiment-stream/metrics';
+import { backoffDelay, sleep, type BackoffOptions } from '@sentiment-stream/runtime';
 import { Batcher, type BatcherOptions } from './batcher.js';
 import type { Predictor } from './predictor.js';
 
@@ -19,184 +18,202 @@ export interface PipelineOptions {
   dlqTopic: string;
   decode: DecodeOptions;
   batch: BatcherOptions;
+  /** Backoff between retries of a batch whose model worker died or hung (it is replaced meanwhile). */
+  retryBackoff?: BackoffOptions;
 }
 
-/** Settles one `handle` call once all of its records have their output on the broker. */
-class Ticket {
-  readonly done: Promise<void>;
-  /** Set once the records will be delivered again; their outputs must not be published any more. */
-  failed = false;
-  private remaining: number;
-  private resolve!: () => void;
-  private reject!: (err: Error) => void;
+/** What the pipeline reports; every member optional (the scorer maps them to metrics). */
+export interface PipelineObserver {
+  batchScored?(size: number, timings: { tokenizeMs: number; inferenceMs: number }): void;
+  /** A batch is scored again because its worker died or hung. */
+  batchRetried?(size: number, reason: string): void;
+  /** A failing batch was split to find the texts that fail alone. */
+  batchSplit?(size: number): void;
+}
 
-  constructor(count: number) {
-    this.remaining = count;
-    this.done = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
+export interface PipelineLogger {
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
 
-  settle(count: number): void {
-    this.remaining -= count;
-    if (this.remaining === 0) this.resolve();
-  }
-
-  fail(err: Error): void {
-    this.failed = true;
-    this.reject(err);
+/** The model has given up (or was closed): nothing more can be scored. */
+export class PipelineFailedError extends Error {
+  constructor(cause: unknown) {
+    super(`the model cannot score any more: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'PipelineFailedError';
   }
 }
 
 interface Item {
   record: SourceRecord;
-  ticket: Ticket;
-  /** Set for records that decode; a dead letter's reason otherwise. */
-  text?: string;
   id?: string;
+  text?: string;
   failure?: { code: DeadLetterCode; reason: string };
   scored?: Scored;
+  job: Job;
 }
 
+/** One process() call: resolves with its outputs once all of its items are scored. */
+class Job {
+  readonly done: Promise<OutboundMessage[]>;
+  resolve!: (outputs: OutboundMessage[]) => void;
+  reject!: (err: Error) => void;
+  remaining: number;
+  constructor(readonly items: Item[]) {
+    this.remaining = 0;
+    this.done = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+}
+
+const DEFAULT_RETRY: BackoffOptions = { initialMs: 200, maxMs: 5_000 };
+/** Attempts at a single text whose worker died or hung, before it is dead-lettered (a worker killed by one text would otherwise stall its partition for ever). */
+const SINGLE_TEXT_ATTEMPTS = 3;
+
 /**
- * decode -> batch -> infer -> publish -> acknowledge. Inference runs one batch at a time (the model
- * owns the CPU or GPU) while the previous batch publishes, so the two overlap. Records keep their
- * input order through both stages, which keeps per-key order on the output topic.
+ * The scoring stage: records in, outputs out, nothing about Kafka. decode -> batch (across every
+ * caller, so one model call serves many partitions) -> infer -> encode. One model call runs at a
+ * time (the model owns the CPU or GPU); items leave in the order they came.
+ *
+ * Failures:
+ * - a text that cannot be decoded gets its dead letter at once;
+ * - a batch whose worker died or hung (an error with `retriable`), or that the model itself failed
+ *   on, is split in halves and scored again on the (replaced) worker until the texts that fail alone
+ *   are found: only those become INFERENCE_FAILED, a worker death on one text after three tries;
+ * - a model that has given up rejects every pending and later call (PipelineFailedError): the
+ *   service leaves those records uncommitted and exits, and they are read again after the restart.
  */
-export class Pipeline implements SourceHandler {
+export class Pipeline {
   private readonly batcher: Batcher<Item>;
-  private publishing: Promise<void> = Promise.resolve();
+  private failure: PipelineFailedError | undefined;
+  private closing = false;
+  private readonly modelInfo: { name: string; version: string; provider: string };
 
   constructor(
     private readonly model: Predictor,
-    private readonly sink: Sink,
-    private readonly tracker: OffsetTracker,
-    private readonly metrics: ScorerMetrics,
     private readonly opts: PipelineOptions,
-    private readonly logger: Logger,
-    private readonly hooks: { onJoin?: SourceHandler['onJoin'] } = {},
+    private readonly logger: PipelineLogger,
+    private readonly observer: PipelineObserver = {},
+    private readonly now: () => number = Date.now,
   ) {
-    this.batcher = new Batcher(opts.batch, (items) => this.infer(items));
+    this.batcher = new Batcher(opts.batch, (items) => this.infer(items), (err, items) => this.crashed(err, items));
+    const { name, version, provider } = model.info;
+    this.modelInfo = { name, version, provider };
   }
 
-  handle(records: SourceRecord[]): Promise<void> {
-    const ticket = new Ticket(records.length);
-    const items = records.map((record): Item => {
-      this.tracker.track(record.topic, record.partition, record.offset);
+  /** The items waiting for their batch. */
+  get queued(): number {
+    return this.batcher.queued;
+  }
+
+  /** One output per record, in order. Rejects only when the model has failed for good, or after close(). */
+  process(records: readonly SourceRecord[]): Promise<OutboundMessage[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closing) return Promise.reject(new Error('the pipeline is closed'));
+    const job = new Job([]);
+    const scorable: Item[] = [];
+    for (const record of records) {
       const decoded = decodeInput(record, this.opts.decode);
-      return decoded.ok
-        ? { record, ticket, text: decoded.text, id: decoded.id }
-        : { record, ticket, failure: { code: decoded.code, reason: decoded.reason } };
-    });
-    if (records.length > 0) this.metrics.consumed.inc({ topic: records[0]!.topic }, records.length);
-    this.metrics.inFlight.set(this.tracker.inFlight);
-    this.batcher.add(items);
-    return ticket.done;
+      const item: Item = decoded.ok ? { record, id: decoded.id, text: decoded.text, job } : { record, failure: { code: decoded.code, reason: decoded.reason }, job };
+      job.items.push(item);
+      if (decoded.ok) scorable.push(item);
+    }
+    job.remaining = scorable.length;
+    if (scorable.length === 0) job.resolve(this.outputs(job));
+    else this.batcher.add(scorable);
+    return job.done;
   }
 
-  committable(): TopicPartitionOffset[] {
-    return this.tracker.takeCommittable();
-  }
-
-  abandon(topic: string, partition: number): void {
-    this.tracker.forget(topic, partition);
-  }
-
-  onJoin: SourceHandler['onJoin'] = (assignment) => {
-    this.metrics.rebalances.inc();
-    this.hooks.onJoin?.(assignment);
-  };
-
-  onCommit(result: 'ok' | 'error'): void {
-    this.metrics.commits.inc({ result });
+  /** Stops taking records; resolves once everything taken has its outputs (or has failed). */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.batcher.idle();
   }
 
   private async infer(items: Item[]): Promise<void> {
-    const scorable = items.filter((i) => i.text !== undefined);
-    if (scorable.length > 0) {
-      this.metrics.batchSize.observe(scorable.length);
-      await this.score(scorable);
+    if (this.failure) return this.failJobs(items, this.failure);
+    try {
+      await this.score(items);
+    } catch (err) {
+      this.failure = err instanceof PipelineFailedError ? err : new PipelineFailedError(err);
+      this.logger.error({ err: this.failure.message }, 'the model failed for good; the records in flight are left to be delivered again');
+      return this.failJobs(items, this.failure);
     }
-    const messages = items.map((item) => this.output(item));
-    this.publishing = this.publishing.then(() => this.publish(items, messages));
+    const finished = new Set<Job>();
+    for (const item of items) {
+      if (--item.job.remaining === 0) finished.add(item.job);
+    }
+    for (const job of finished) job.resolve(this.outputs(job));
   }
 
-  private async score(items: Item[]): Promise<void> {
+  /**
+   * Scores `items` in place: each ends with `scored` or a `failure`. Throws PipelineFailedError only.
+   * A failing batch is split in halves at once, whatever the failure: a text that kills the worker
+   * is then found in about log2(batch) + 1 worker restarts (9 for 256), within the model's limit of
+   * failures in a row, and a worker that died for another reason costs one extra call. A text the
+   * worker died on alone is tried SINGLE_TEXT_ATTEMPTS times before it is dead-lettered.
+   */
+  private async score(items: Item[], attempt = 1): Promise<void> {
     try {
       const { predictions, timings } = await this.model.predict(items.map((i) => i.text!));
-      this.metrics.tokenizeSeconds.observe(timings.tokenizeMs / 1000);
-      this.metrics.inferenceSeconds.observe(timings.inferenceMs / 1000);
+      this.observer.batchScored?.(items.length, timings);
       predictions.forEach((p, n) => (items[n]!.scored = p));
+      return;
     } catch (err) {
-      // One bad text must not stall the stream: find it by scoring the batch one text at a time.
+      if (this.gaveUp()) throw new PipelineFailedError(err);
+      const workerFailed = (err as { retriable?: boolean }).retriable === true;
+      const message = (err as Error).message;
       if (items.length === 1) {
-        items[0]!.failure = { code: 'INFERENCE_FAILED', reason: `the model failed on this text: ${(err as Error).message}`.slice(0, 300) };
+        if (workerFailed && attempt < SINGLE_TEXT_ATTEMPTS) {
+          this.observer.batchRetried?.(1, message);
+          await sleep(backoffDelay(attempt, this.opts.retryBackoff ?? DEFAULT_RETRY));
+          return this.score(items, attempt + 1);
+        }
+        const why = workerFailed ? `the model worker failed ${SINGLE_TEXT_ATTEMPTS} times on this text alone: ${message}` : `the model failed on this text: ${message}`;
+        items[0]!.failure = { code: 'INFERENCE_FAILED', reason: why.slice(0, 300) };
         return;
       }
-      this.logger.warn({ err: (err as Error).message, batch: items.length }, 'batch inference failed; retrying its texts one by one');
-      for (const item of items) await this.score([item]);
+      if (workerFailed) this.observer.batchRetried?.(items.length, message);
+      this.observer.batchSplit?.(items.length);
+      this.logger.warn({ err: message, batch: items.length, workerFailed }, 'batch inference failed; scoring its halves apart');
+      const half = Math.ceil(items.length / 2);
+      await this.score(items.slice(0, half));
+      await this.score(items.slice(half));
     }
   }
 
-  private output(item: Item): OutboundMessage {
-    if (item.scored) {
-      const event = sentimentEvent(item.record, item.id!, item.scored, this.modelInfo(), Date.now());
-      return eventMessage(this.opts.outputTopic, item.record, event);
-    }
-    const { code, reason } = item.failure!;
-    return deadLetterMessage(this.opts.dlqTopic, item.record, code, reason);
+  private gaveUp(): boolean {
+    const state = this.model.health?.().state;
+    return state === 'failed' || state === 'closed';
   }
 
-  private modelInfo() {
-    const { name, version, provider } = this.model.info;
-    return { name, version, provider };
-  }
-
-  private async publish(allItems: Item[], allMessages: OutboundMessage[]): Promise<void> {
-    // A failed publish fails its records' whole partition batches, which are delivered again; later
-    // batches already inferred may hold more records of those partition batches. Publishing their
-    // outputs now would duplicate them when they come again, and with exactly-once would commit
-    // outputs whose offsets are never committed (the partition is forgotten): drop them.
-    const keep = allItems.map((item) => !item.ticket.failed);
-    const items = allItems.filter((_, n) => keep[n]);
-    const messages = allMessages.filter((_, n) => keep[n]);
-    if (items.length === 0) return;
-    let acked = false;
-    // Exactly-once acknowledges inside the transaction so its offsets include this batch;
-    // at-least-once only after the broker has the outputs.
-    const acknowledge = () => {
-      if (acked) return;
-      acked = true;
-      for (const { record } of items) this.tracker.ack(record.topic, record.partition, record.offset);
-    };
-    try {
-      await this.sink.publish(messages, () => {
-        acknowledge();
-        return this.tracker.takeCommittable();
-      });
-    } catch (err) {
-      this.logger.error({ err: (err as Error).message, batch: items.length }, 'publishing failed; the batch will be consumed again');
-      for (const ticket of new Set(items.map((i) => i.ticket))) ticket.fail(err as Error);
-      return;
-    }
-    acknowledge();
-    this.record(items);
-    const counts = new Map<Ticket, number>();
-    for (const { ticket } of items) counts.set(ticket, (counts.get(ticket) ?? 0) + 1);
-    for (const [ticket, n] of counts) ticket.settle(n);
-  }
-
-  private record(items: Item[]): void {
-    const now = Date.now();
-    for (const item of items) {
+  private outputs(job: Job): OutboundMessage[] {
+    const now = this.now();
+    return job.items.map((item) => {
       if (item.scored) {
-        this.metrics.produced.inc({ label: item.scored.label });
-        this.metrics.endToEndSeconds.observe(Math.max(0, now - Number(item.record.timestamp)) / 1000);
-      } else {
-        this.metrics.deadLetters.inc({ code: item.failure!.code });
+        try {
+          return eventMessage(this.opts.outputTopic, item.record, sentimentEvent(item.record, item.id!, item.scored, this.modelInfo, now));
+        } catch (err) {
+          // No record may stop the stream: one the event cannot be built for goes to the DLQ, with why.
+          this.logger.error({ err: (err as Error).message, topic: item.record.topic, partition: item.record.partition, offset: item.record.offset }, 'could not build the event; dead-lettering the record');
+          return deadLetterMessage(this.opts.dlqTopic, item.record, 'INTERNAL_ERROR', `the event could not be built: ${(err as Error).message}`.slice(0, 300));
+        }
       }
-    }
-    this.metrics.inFlight.set(this.tracker.inFlight);
+      const { code, reason } = item.failure!;
+      return deadLetterMessage(this.opts.dlqTopic, item.record, code, reason);
+    });
+  }
+
+  private failJobs(items: Item[], err: Error): void {
+    for (const job of new Set(items.map((i) => i.job))) job.reject(err);
+  }
+
+  /** A throw the stage did not expect (a bug): the records of that batch fail, the stage goes on. */
+  private crashed(err: unknown, items: Item[]): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.logger.error({ err: error.message, stack: error.stack, batch: items.length }, 'unexpected failure while scoring a batch; its records are left to be delivered again');
+    this.failJobs(items, error);
   }
 }

@@ -2,12 +2,18 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from '@sentiment-stream/metrics';
 
 export interface ScorerStatus {
+  /** Scoring: the model answers and the consumer holds its group membership. Not ready: take it out of rotation. */
   ready: boolean;
+  /** False once the model has given up (its worker kept failing): restart the container. */
   live: boolean;
-  model: { name: string; version: string; provider: string } | null;
+  model: { name: string; version: string; provider: string; state: string; workerRestarts: number } | null;
   delivery: string;
+  kafkaClient: string;
   groupId: string;
   assignment: { topic: string; partitions: number[] }[];
+  inFlight: number;
+  /** Partitions held at a record whose output the broker refuses (docs/reliability.md). */
+  heldPartitions: { topic: string; partition: number; offset: string; code: string }[];
 }
 
 /**
@@ -29,6 +35,12 @@ export async function startStatusServer(
     const s = status();
     reply.code(s.ready ? 200 : 503);
     return s;
+  });
+  // Liveness alone: a scorer that is not ready (rebalancing, a broker away) is still alive.
+  app.get('/live', async (_req, reply) => {
+    const { live } = status();
+    reply.code(live ? 200 : 503);
+    return { live };
   });
   await app.listen({ host, port });
   return app;

@@ -1,0 +1,77 @@
+/**
+ * One reading of a Kafka client error, whichever library threw it: kafkajs errors carry the broker's
+ * error name in `type` (and wrap causes in `originalError`), @platformatic/kafka's in `apiId`
+ * (aggregated in `errors`, wrapped in `cause`).
+ */
+export type ErrorKind =
+  /** The broker will take it later: a leader moved, a coordinator is loading, the network dropped. */
+  | 'retriable'
+  /** The broker refuses this output for good (size, an invalid record, a policy, authorization). */
+  | 'refused'
+  /** This member no longer holds the group generation its records came from (a rebalance happened). */
+  | 'stale'
+  /** Another producer took over the transactional id, or authorization for it or the group is missing. */
+  | 'fatal';
+
+export interface KafkaErrorInfo {
+  kind: ErrorKind;
+  /** The broker's error name (MESSAGE_TOO_LARGE, ...) or the client's error class. */
+  code: string;
+  message: string;
+}
+
+const REFUSED = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TIMESTAMP',
+  'POLICY_VIOLATION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
+  'INVALID_TOPIC_EXCEPTION',
+]);
+const STALE = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID', 'STALE_MEMBER_EPOCH']);
+const FATAL = new Set([
+  'INVALID_PRODUCER_EPOCH',
+  'PRODUCER_FENCED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'GROUP_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'INVALID_TRANSACTION_TIMEOUT',
+]);
+
+/** The broker error names found in `err` and its causes, outermost first. */
+export function kafkaErrorCodes(err: unknown): string[] {
+  const out: string[] = [];
+  const seen = new Set<unknown>();
+  const walk = (e: unknown, depth: number) => {
+    if (e === null || typeof e !== 'object' || seen.has(e) || depth > 8) return;
+    seen.add(e);
+    const o = e as Record<string, unknown>;
+    for (const field of ['type', 'apiId']) {
+      const v = o[field];
+      if (typeof v === 'string' && /^[A-Z][A-Z0-9_]+$/.test(v)) out.push(v);
+    }
+    walk(o.originalError, depth + 1);
+    walk(o.cause, depth + 1);
+    if (Array.isArray(o.errors)) for (const inner of o.errors) walk(inner, depth + 1);
+  };
+  walk(err, 0);
+  return out;
+}
+
+export function classifyKafkaError(err: unknown): KafkaErrorInfo {
+  const message = err instanceof Error ? err.message : String(err);
+  const codes = kafkaErrorCodes(err);
+  // A wrong password or mechanism does not fix itself: stop with it rather than retry for ever.
+  if (/authentication/i.test(`${(err as { name?: string })?.name ?? ''} ${(err as { code?: string })?.code ?? ''}`)) return { kind: 'fatal', code: 'SASL_AUTHENTICATION_FAILED', message };
+  for (const [kind, set] of [['fatal', FATAL], ['stale', STALE], ['refused', REFUSED]] as const) {
+    const code = codes.find((c) => set.has(c));
+    if (code) return { kind, code, message };
+  }
+  // Everything else (network errors, timeouts, NOT_LEADER_OR_FOLLOWER, COORDINATOR_LOAD_IN_PROGRESS,
+  // NOT_ENOUGH_REPLICAS, CONCURRENT_TRANSACTIONS, ...) is waited out: a refusal must be named to
+  // pause a partition, so an unknown error never silently parks data.
+  return { kind: 'retriable', code: codes[0] ?? ((err as { name?: string })?.name ?? 'Error'), message };
+}

@@ -1,0 +1,355 @@
+import { readFileSync } from 'node:fs';
+import {
+  Admin,
+  ConfigResourceTypes,
+  Consumer,
+  FetchIsolationLevels,
+  MessagesStreamFallbackModes,
+  MessagesStreamModes,
+  ProduceAcks,
+  Producer,
+  type BaseOptions,
+  type Message,
+  type MessagesStream,
+} from '@platformatic/kafka';
+import type { SourceRecord } from '@sentiment-stream/events';
+import { backoffDelay } from '@sentiment-stream/runtime';
+import { tpKey, type Assignment, type Driver, type DriverHandlers, type PlacedMessage, type TopicInfo } from './driver.js';
+import type { DriverOptions } from './kafkajs-driver.js';
+import type { KafkaSettings } from './settings.js';
+
+export interface PlatformaticDriverOptions extends DriverOptions {
+  groupInstanceId: string | undefined;
+  /** How long the group waits for members to rejoin; the drain before a rejoin stays well inside it. */
+  rebalanceTimeoutMs: number;
+  /** Records the stream buffers ahead of the transport (a Node stream's highWaterMark). */
+  highWaterMark: number;
+}
+
+type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
+type ConsumerContext = { groupId: string; memberId: string; generationId: number; coordinatorId: number };
+
+/**
+ * @platformatic/kafka behind the transport. Its consumer is a stream that keeps fetching while
+ * earlier records are scored (backpressure: the transport pauses it), heartbeats on its own
+ * connection, decodes every codec, and supports static membership (GROUP_INSTANCE_ID) and
+ * transactional offsets fenced by the group generation (TxnOffsetCommit with generation and member
+ * id, KIP-447).
+ *
+ * One stream per group generation. Before the member rejoins (the `protocolsMetadata` hook runs
+ * ahead of every JoinGroup) the transport drains what is in flight, so offsets are committed while
+ * the partitions are still this member's; after the join the old stream is closed and a new one
+ * starts from the committed offsets. A stream that lived across the join could deliver records
+ * fetched under the old assignment, or move a position past records that were dropped.
+ */
+export function createPlatformaticDriver(settings: KafkaSettings, o: PlatformaticDriverOptions): Driver {
+  const log = o.logger;
+  const base = baseOptions(settings);
+  const makeProducer = () =>
+    new Producer<Buffer, Buffer, string, Buffer>({
+      ...base,
+      idempotent: true,
+      acks: ProduceAcks.ALL,
+      compression: o.compression,
+      serializers: { headerKey: (k?: string) => Buffer.from(k ?? ''), headerValue: (v?: Buffer) => v ?? Buffer.alloc(0) },
+      // InitProducerId sends the client's request timeout as the transaction timeout.
+      ...(o.exactlyOnce ? { transactionalId: o.transactionalId, timeout: o.transactionTimeoutMs } : {}),
+    });
+  let producer = makeProducer();
+  let admin: Admin | undefined;
+  let consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  let stream: Stream | undefined;
+  let handlers: DriverHandlers | undefined;
+  let paused = false;
+  let closing = false;
+  /** A consume() call in progress: a join during it is the one it waits for, and it brings its own stream. */
+  let opening: Promise<void> | undefined;
+  let reopenAttempt = 0;
+
+  const getAdmin = () => (admin ??= new Admin({ ...base, clientId: `${settings.KAFKA_CLIENT_ID}-admin` }));
+
+  const contextNow = (): ConsumerContext => ({
+    groupId: consumer!.groupId,
+    memberId: consumer!.memberId ?? '',
+    generationId: consumer!.generationId,
+    coordinatorId: consumer!.coordinatorId ?? -1,
+  });
+
+  /** Messages pushed by one fetch response arrive synchronously: gather them into one chunk. */
+  const attach = (s: Stream) => {
+    let chunk: SourceRecord[] = [];
+    let context: ConsumerContext | undefined;
+    const last = new Map<string, bigint>();
+    s.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => {
+      if (s !== stream) return;
+      if (chunk.length === 0) {
+        context = (m.metadata as { consumer?: ConsumerContext }).consumer ?? contextNow();
+        queueMicrotask(() => {
+          const records = chunk;
+          chunk = [];
+          if (s === stream && records.length > 0) void handlers!.records(records, new Map(), context);
+        });
+      }
+      chunk.push(toRecord(m));
+      last.set(tpKey(m.topic, m.partition), m.offset);
+    });
+    // After each fetch (its records are pushed synchronously, its chunk handed over in a
+    // microtask): where the stream's next fetch offset is past the last record it delivered, only
+    // transaction markers or aborted records lie between. Commit that position, or an idle
+    // transactional input reads lag 1 per partition for ever.
+    s.on('fetch', () => {
+      setImmediate(() => {
+        if (s !== stream || paused || s.readableLength > 0) return;
+        const positions = new Map<string, bigint>();
+        for (const [k, next] of s.offsetsToFetch) {
+          const seen = last.get(k);
+          if (seen !== undefined && next > seen + 1n) {
+            positions.set(k, next);
+            last.set(k, next - 1n);
+          }
+        }
+        if (positions.size > 0) void handlers!.records([], positions, contextNow());
+      });
+    });
+    // The stream's first positions are the committed offsets: markers right after them count too.
+    s.once('offsets', () => {
+      for (const [k, next] of s.offsetsToFetch) if (!last.has(k)) last.set(k, next - 1n);
+    });
+    s.on('error', (err: Error) => {
+      if (s !== stream || closing) return;
+      handlers!.warning('the consumer stream failed; starting a new one from the committed offsets', err);
+      stream = undefined;
+      // The first time at once, before this stream's close untracks the topics: the new stream then
+      // needs no rejoin. Again and again (a broker that keeps failing): with backoff.
+      reopenAttempt++;
+      if (reopenAttempt === 1) void open().catch((e: unknown) => handlers!.warning('could not start a new consumer stream', e));
+      else setTimeout(() => void open().catch((e: unknown) => handlers!.warning('could not start a new consumer stream', e)), backoffDelay(reopenAttempt, { initialMs: 500, maxMs: 30_000 })).unref();
+    });
+  };
+
+  const open = (): Promise<void> => {
+    opening ??= openStream().finally(() => (opening = undefined));
+    return opening;
+  };
+
+  const openStream = async () => {
+    if (closing || !consumer) return;
+    const s = (await consumer.consume({
+      topics: o.topics,
+      mode: MessagesStreamModes.COMMITTED,
+      fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+      autocommit: false,
+      highWaterMark: o.highWaterMark,
+      maxWaitTime: 100,
+      maxBytes: o.fetchMaxBytes,
+      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+    })) as Stream;
+    if (closing) {
+      await s.close().catch(() => undefined);
+      return;
+    }
+    stream = s;
+    attach(s);
+    if (paused) s.pause();
+    s.once('data', () => (reopenAttempt = 0));
+  };
+
+  const closeStream = async () => {
+    const s = stream;
+    stream = undefined;
+    await s?.close().catch(() => undefined);
+  };
+
+  return {
+    name: 'platformatic',
+    needsDrainToRewind: true,
+    async connect() {
+      await producer.metadata({ topics: o.topics });
+      if (o.exactlyOnce) await registerTransactionalId(producer);
+    },
+    async describeTopics(topics) {
+      const a = getAdmin();
+      const existing = new Set(await a.listTopics({ includeInternals: false }));
+      const missing = topics.filter((t) => !existing.has(t));
+      if (missing.length > 0) throw new Error(`topic${missing.length > 1 ? 's' : ''} ${missing.map((t) => `"${t}"`).join(', ')} not found on the cluster (create ${missing.length > 1 ? 'them' : 'it'} first; the scorer does not create topics)`);
+      const meta = await a.metadata({ topics });
+      const configs = await a.describeConfigs({
+        resources: topics.map((name) => ({ resourceType: ConfigResourceTypes.TOPIC, resourceName: name, configurationKeys: ['max.message.bytes'] })),
+      });
+      const out = new Map<string, TopicInfo>();
+      for (const t of topics) {
+        const value = configs.find((c) => c.resourceName === t)?.configs.find((c) => c.name === 'max.message.bytes')?.value;
+        out.set(t, { partitions: meta.topics.get(t)!.partitionsCount, maxMessageBytes: Number(value ?? 1_048_588) });
+      }
+      return out;
+    },
+    async startConsuming(h) {
+      handlers = h;
+      consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+        ...base,
+        groupId: o.groupId,
+        ...(o.groupInstanceId ? { groupInstanceId: o.groupInstanceId } : {}),
+        autocommit: false,
+        sessionTimeout: o.sessionTimeoutMs,
+        rebalanceTimeout: o.rebalanceTimeoutMs,
+        heartbeatInterval: 3_000,
+        maxWaitTime: 100,
+        maxBytes: o.fetchMaxBytes,
+        isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+        highWaterMark: o.highWaterMark,
+        // Runs before every JoinGroup: finish and commit what is in flight while the partitions are ours.
+        protocolsMetadata: async () => {
+          await h.rejoining();
+          return Buffer.alloc(0);
+        },
+      });
+      consumer.on('consumer:group:join', (payload: { assignments: Assignment[] | null }) => {
+        const assignment = (payload.assignments ?? []).map((a) => ({ topic: a.topic, partitions: [...a.partitions] }));
+        if (opening) {
+          h.assigned(assignment);
+          return;
+        }
+        // A new generation: the old stream goes (its in-flight fetches with it), a new one starts from the committed offsets.
+        void closeStream();
+        h.assigned(assignment);
+        void open().catch((err: unknown) => h.warning('could not start consuming after the rejoin', err));
+      });
+      consumer.on('consumer:heartbeat:error', (payload: { error?: Error }) => h.warning('heartbeat failed', payload.error));
+      consumer.on('error', (err: Error) => h.warning('consumer error', err));
+      await open();
+    },
+    pauseFetching() {
+      paused = true;
+      stream?.pause();
+    },
+    resumeFetching() {
+      paused = false;
+      stream?.resume();
+    },
+    holdPartition() {
+      // The stream cannot pause one partition: the transport drops its records until the rewind.
+    },
+    async rewind() {
+      // The offset is committed already: a new stream reads every partition from its committed offset.
+      await closeStream();
+      await open();
+    },
+    async send(messages) {
+      if (messages.length > 0) await producer.send({ messages: messages.map(toMessage), acks: ProduceAcks.ALL });
+    },
+    async transaction(messages, offsets, context) {
+      if (messages.length === 0 && offsets.length === 0) return;
+      const tx = await producer.beginTransaction();
+      try {
+        if (messages.length > 0) await tx.send({ messages: messages.map(toMessage), acks: ProduceAcks.ALL });
+        if (offsets.length > 0) {
+          await tx.addConsumer(consumer!);
+          // TxnOffsetCommit with the generation and member id the records were fetched under: a
+          // member the group has moved on from cannot commit them (ILLEGAL_GENERATION -> abort).
+          for (const t of offsets) {
+            await tx.addOffset({ topic: t.topic, partition: t.partition, offset: t.offset - 1n, metadata: { consumer: context ?? contextNow() } } as unknown as Message<Buffer, Buffer, Buffer, Buffer>);
+          }
+        }
+        await tx.commit();
+      } catch (err) {
+        if (!tx.completed) await tx.abort().catch(() => tx.cancel().catch(() => undefined));
+        throw err;
+      }
+    },
+    async renewProducer() {
+      const old = producer;
+      producer = makeProducer();
+      await old.close().catch(() => undefined);
+      for (let attempt = 1; !closing; attempt++) {
+        try {
+          // InitProducerId returns only once the coordinator has finished or aborted the old transaction.
+          await registerTransactionalId(producer);
+          return;
+        } catch (err) {
+          const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 10_000 });
+          log.warn({ err: (err as Error).message, retryInMs: delay }, 'the transactional producer cannot register yet');
+          await new Promise((r) => setTimeout(r, delay).unref());
+        }
+      }
+    },
+    async commit(offsets) {
+      if (!consumer || offsets.length === 0) return;
+      const meta = await consumer.metadata({ topics: [...new Set(offsets.map((t) => t.topic))] });
+      await consumer.commit({
+        offsets: offsets.map((t) => ({ topic: t.topic, partition: t.partition, offset: t.offset, leaderEpoch: meta.topics.get(t.topic)?.partitions[t.partition]?.leaderEpoch ?? -1 })),
+      });
+    },
+    async committed(tps) {
+      const topics = [...new Set(tps.map((t) => t.topic))];
+      // requireStable: wait out transactional offsets still pending, or a just-settled transaction reads as not committed.
+      const [group] = await getAdmin().listConsumerGroupOffsets({
+        groups: [{ groupId: o.groupId, topics: topics.map((name) => ({ name, partitionIndexes: tps.filter((t) => t.topic === name).map((t) => t.partition) })) }],
+        requireStable: true,
+      });
+      const out = new Map<string, bigint>();
+      for (const t of group?.topics ?? []) for (const p of t.partitions) out.set(tpKey(t.name, p.partitionIndex), p.committedOffset);
+      return out;
+    },
+    async stopConsuming() {
+      closing = true;
+      await closeStream();
+      await consumer?.close(true);
+    },
+    async closeProducer() {
+      closing = true;
+      await producer.close(true).catch(() => undefined);
+      await admin?.close().catch(() => undefined);
+    },
+  };
+}
+
+/** Begins a transaction (which registers the transactional id, fencing a predecessor) and drops it locally. */
+async function registerTransactionalId(p: Producer<Buffer, Buffer, string, Buffer>): Promise<void> {
+  const tx = await p.beginTransaction();
+  await tx.cancel();
+}
+
+function baseOptions(s: KafkaSettings): BaseOptions {
+  return {
+    clientId: s.KAFKA_CLIENT_ID,
+    bootstrapBrokers: s.KAFKA_BROKERS,
+    connectTimeout: 3_000,
+    timeout: 10_000,
+    // Ride out broker outages: retry with the project's backoff, capped at 10 s between attempts.
+    retries: 1_000_000,
+    retryDelay: (_client, _op, attempt) => backoffDelay(attempt, { initialMs: 250, maxMs: 10_000 }),
+    ...(s.KAFKA_SSL ? { tls: s.KAFKA_SSL_CA_FILE ? { ca: [readFileSync(s.KAFKA_SSL_CA_FILE, 'utf8')] } : {} } : {}),
+    ...(s.KAFKA_SASL_MECHANISM !== 'none'
+      ? { sasl: { mechanism: s.KAFKA_SASL_MECHANISM.toUpperCase() as 'PLAIN', username: s.KAFKA_SASL_USERNAME ?? '', password: s.KAFKA_SASL_PASSWORD ?? '' } }
+      : {}),
+  };
+}
+
+function toMessage(m: PlacedMessage) {
+  const headers = new Map<string, Buffer>();
+  for (const [name, value] of Object.entries(m.headers)) {
+    // One value per header name: @platformatic/kafka produces headers from a Map (the first of repeated values is kept).
+    const v = Array.isArray(value) ? value[0] : value;
+    if (v !== undefined) headers.set(name, typeof v === 'string' ? Buffer.from(v) : v);
+  }
+  return { topic: m.topic, partition: m.partition, key: m.key ?? undefined, value: m.value ?? undefined, headers };
+}
+
+function toRecord(m: Message<Buffer, Buffer, Buffer, Buffer>): SourceRecord {
+  const headers: SourceRecord['headers'] = {};
+  const entries = (m as unknown as { headerEntries?: [Buffer, Buffer][] }).headerEntries ?? [...m.headers.entries()];
+  for (const [k, v] of entries) {
+    const name = k.toString();
+    const prev = headers[name];
+    headers[name] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return {
+    topic: m.topic,
+    partition: m.partition,
+    offset: String(m.offset),
+    timestamp: String(m.timestamp),
+    key: m.key ?? null,
+    value: m.value ?? null,
+    headers,
+  };
+}

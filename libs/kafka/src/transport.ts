@@ -1,0 +1,687 @@
+import { fitMessage, messageBytes, type OutboundMessage, type SourceRecord } from '@sentiment-stream/events';
+import { backoffDelay, retry, sleep } from '@sentiment-stream/runtime';
+import type { Logger } from './client.js';
+import { tpKey, type Assignment, type Driver, type PartitionOffset, type PlacedMessage, type TopicInfo, type TopicPartition } from './driver.js';
+import { classifyKafkaError, type KafkaErrorInfo } from './errors.js';
+import { partitionFor } from './partitioner.js';
+
+export type Delivery = 'at-least-once' | 'exactly-once';
+
+/**
+ * Records handed to the service, with their acknowledgement. The service answers every record with
+ * exactly one output, in order, through `ack`; the transport publishes them, marks the records done
+ * and commits. An acknowledgement travels with its records: nothing is looked up again.
+ */
+export interface InputBatch {
+  readonly records: readonly SourceRecord[];
+  /**
+   * `outputs[i]` answers `records[i]` (an event or a dead letter). Resolves once they are on the
+   * broker and committed, or once the records were dropped to be delivered again (their partition
+   * moved, or a refused output holds it back). Never rejects: failures are the transport's.
+   */
+  ack(outputs: readonly OutboundMessage[]): Promise<void>;
+  /**
+   * The service cannot answer these records (it is failing): nothing of them is published or
+   * committed, and their partitions stop here, to be read again after a restart or rebalance.
+   */
+  release(reason: Error): void;
+}
+
+/** Everything that happens to the group, the partitions and the transport, as one stream. */
+export type TransportEvent =
+  | { type: 'assigned'; assignment: Assignment[] }
+  /** Records dropped without output: their partition moved, or the transport started reading again. */
+  | { type: 'dropped'; records: number; why: string }
+  /** A partition is held at `offset`: the broker refuses that record's output. */
+  | { type: 'partition-held'; topic: string; partition: number; offset: string; code: string; reason: string }
+  | { type: 'partition-released'; topic: string; partition: number; offset: string }
+  /** Trouble being ridden out (a broker away, a rebalance); worth a log line, not an alarm. */
+  | { type: 'warning'; message: string; err?: string }
+  /** The transport cannot go on; the service must stop and exit non-zero. */
+  | { type: 'fatal'; error: Error };
+
+/** Counters for the service's metrics; every member optional. */
+export interface TransportObserver {
+  received?(topic: string, records: number): void;
+  /** Outputs the broker acknowledged (and, exactly-once, committed), with the records they answer. */
+  published?(outputs: readonly OutboundMessage[], records: readonly SourceRecord[]): void;
+  committed?(result: 'ok' | 'error'): void;
+  inFlight?(records: number): void;
+  refused?(topic: string, code: string): void;
+}
+
+export interface TransportOptions {
+  delivery: Delivery;
+  outputTopic: string;
+  dlqTopic: string;
+  /** Fetching pauses at this many records in flight and resumes below half. */
+  maxInFlight: number;
+  /** Longest wait between retries of a refused output. */
+  outputRetryMaxMs: number;
+  /** How long a rejoin or a rewind waits for in-flight records before dropping them (they are read again). */
+  drainTimeoutMs: number;
+  /** Bytes of the original value a shrunk dead letter keeps. */
+  dlqValuePrefixBytes: number;
+  logger: Logger;
+  observer?: TransportObserver;
+}
+
+export interface Handlers {
+  batch(batch: InputBatch): void;
+  event(event: TransportEvent): void;
+}
+
+export interface Transport {
+  readonly client: Driver['name'];
+  /**
+   * Connects (retrying with backoff until the cluster answers or stop() is called), checks the
+   * output and dead-letter topics, joins the group and starts handing out batches. Rejects with a
+   * one-line error when a topic is missing.
+   */
+  start(handlers: Handlers): Promise<void>;
+  readonly assignment: Assignment[];
+  readonly inFlight: number;
+  /** Held partitions, with the offset each is held at. */
+  readonly held: { topic: string; partition: number; offset: string; code: string }[];
+  /** Stops fetching, publishes and commits what is in flight (waiting up to `timeoutMs`), leaves the group, closes. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+interface Entry {
+  records: SourceRecord[];
+  /** Next fetch offset per partition once these records are done (past markers). */
+  positions: ReadonlyMap<string, bigint>;
+  context: unknown;
+  epoch: number;
+  outputs?: readonly OutboundMessage[];
+  released?: Error;
+  resolve: (done: ReadonlyMap<string, bigint>) => void;
+  promise: Promise<ReadonlyMap<string, bigint>>;
+}
+
+interface Item {
+  record: SourceRecord;
+  message: PlacedMessage;
+  entry: Entry;
+}
+
+interface Hold {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  code: string;
+  reason: string;
+  /** The refused output, retried alone; absent when the service released the records. */
+  item?: Item;
+  timer?: NodeJS.Timeout;
+  attempt: number;
+}
+
+/** A flush carries at most this many bytes of outputs, so every per-partition batch stays under the broker's default 1 MB. */
+const FLUSH_MAX_BYTES = 900_000;
+/** Batch overhead allowance when fitting one message into max.message.bytes. */
+const BATCH_OVERHEAD_BYTES = 512;
+/** Transient publish failures are retried with this backoff, for as long as they last. */
+const PUBLISH_BACKOFF = { initialMs: 200, maxMs: 10_000 };
+
+/**
+ * The Kafka edge of the service, over one client library (a Driver): consume -> hand out ->
+ * acknowledge -> publish -> commit. Written once for both clients:
+ *
+ * - **Order and the watermark.** Batches are queued in the order they were handed out; outputs are
+ *   published from the head of that queue only, so a partition's outputs leave in input order and a
+ *   committed offset never passes a record whose output is not on the broker.
+ * - **Coalescing.** Every acknowledged batch at the head goes out in one produce request, or (exactly-
+ *   once) one transaction with the offsets of every partition it covers.
+ * - **Refused outputs are isolated.** A record whose output the broker refuses for good holds its own
+ *   partition at that offset (retried with backoff until accepted); other partitions flow, and
+ *   nothing accepted is published again because of it. docs/reliability.md states the rule.
+ * - **Epochs.** A rejoin or a rewind starts a new epoch: what was handed out before and is not yet
+ *   published is dropped, because the client reads it again from the committed offset.
+ */
+export function createTransport(driver: Driver, o: TransportOptions): Transport {
+  const log = o.logger;
+  const exactlyOnce = o.delivery === 'exactly-once';
+  const queue: Entry[] = [];
+  const holds = new Map<string, Hold>();
+  let handlers: Handlers | undefined;
+  let topics = new Map<string, TopicInfo>();
+  let assignment: Assignment[] = [];
+  let epoch = 0;
+  let inFlight = 0;
+  /** Entries handed out and not settled (the queue, plus those a flush has taken). */
+  let outstanding = 0;
+  /** The producer runs one flush or one retry of a held output at a time. */
+  let producerTurn: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = producerTurn.then(fn, fn);
+    producerTurn = run.catch(() => undefined);
+    return run;
+  };
+  let fenced = false;
+  let stopping = false;
+  let paused = false;
+  let flushing: Promise<void> | undefined;
+  let drainWaiters: (() => void)[] = [];
+  const stopSignal = new AbortController();
+  const committed = new Map<string, bigint>();
+
+  const emit = (e: TransportEvent) => handlers?.event(e);
+  const setInFlight = (delta: number) => {
+    inFlight += delta;
+    o.observer?.inFlight?.(inFlight);
+    if (!paused && inFlight >= o.maxInFlight) {
+      paused = true;
+      driver.pauseFetching();
+    } else if (paused && !stopping && !fenced && inFlight <= o.maxInFlight / 2) {
+      paused = false;
+      driver.resumeFetching();
+    }
+    if (outstanding === 0) for (const w of drainWaiters.splice(0)) w();
+  };
+
+  const settle = (entry: Entry, done: ReadonlyMap<string, bigint>) => {
+    const i = queue.indexOf(entry);
+    if (i >= 0) queue.splice(i, 1);
+    outstanding--;
+    setInFlight(-entry.records.length);
+    entry.resolve(done);
+  };
+
+  const intake = (records: SourceRecord[], positions: ReadonlyMap<string, bigint>, context: unknown): Promise<ReadonlyMap<string, bigint>> => {
+    const empty = new Map<string, bigint>();
+    if (fenced || stopping) {
+      if (records.length > 0) emit({ type: 'dropped', records: records.length, why: stopping ? 'stopping' : 'rejoining the group' });
+      return Promise.resolve(empty);
+    }
+    // A held partition takes nothing at or past its held offset until it is read again.
+    const kept = holds.size === 0 ? records : records.filter((r) => !heldAt(r.topic, r.partition, BigInt(r.offset)));
+    const keptPositions = holds.size === 0 ? positions : new Map([...positions].filter(([k]) => !holds.has(k)));
+    if (kept.length === 0 && keptPositions.size === 0) return Promise.resolve(empty);
+    let resolve!: Entry['resolve'];
+    const promise = new Promise<ReadonlyMap<string, bigint>>((r) => (resolve = r));
+    const entry: Entry = { records: kept, positions: keptPositions, context, epoch, resolve, promise };
+    queue.push(entry);
+    outstanding++;
+    setInFlight(kept.length);
+    if (kept.length === 0) {
+      entry.outputs = [];
+      scheduleFlush();
+      return promise;
+    }
+    const byTopic = new Map<string, number>();
+    for (const r of kept) byTopic.set(r.topic, (byTopic.get(r.topic) ?? 0) + 1);
+    for (const [topic, n] of byTopic) o.observer?.received?.(topic, n);
+    handlers!.batch({
+      records: kept,
+      ack: (outputs) => {
+        const settled = promise.then(() => undefined);
+        if (entry.outputs !== undefined || entry.released) return settled;
+        if (outputs.length !== kept.length) {
+          fail(new Error(`a batch of ${kept.length} records was acknowledged with ${outputs.length} outputs`));
+          return settled;
+        }
+        entry.outputs = outputs;
+        scheduleFlush();
+        return settled;
+      },
+      release: (reason) => {
+        if (entry.outputs !== undefined || entry.released) return;
+        entry.released = reason;
+        scheduleFlush();
+      },
+    });
+    return promise;
+  };
+
+  const heldAt = (topic: string, partition: number, offset: bigint) => {
+    const h = holds.get(tpKey(topic, partition));
+    return h !== undefined && offset >= h.offset;
+  };
+
+  const fail = (error: Error) => {
+    if (stopping) return;
+    log.error({ err: error.message }, 'Kafka transport failed');
+    emit({ type: 'fatal', error });
+  };
+
+  // ---- publishing ---------------------------------------------------------------------------
+
+  const scheduleFlush = () => {
+    if (flushing) return;
+    // Started on a later microtask, so `flushing` is set before the loop runs and cleared after it.
+    flushing = Promise.resolve()
+      .then(async () => {
+        for (let taken = take(); taken.length > 0; taken = take()) await exclusive(() => flush(taken));
+      })
+      .catch((err: unknown) => {
+        if (!(err instanceof Stopped)) fail(err instanceof Error ? err : new Error(String(err)));
+      })
+      .finally(() => {
+        flushing = undefined;
+        // Acknowledgements that came in while the last flush ran.
+        const head = queue[0];
+        if (head && (head.outputs !== undefined || head.released || head.epoch !== epoch)) scheduleFlush();
+      });
+  };
+
+  /** Resolves once no flush is running. */
+  const flushed = async () => {
+    while (flushing) await flushing;
+  };
+
+  /** The acknowledged prefix of the queue, up to FLUSH_MAX_BYTES of outputs; stale and released entries are settled on the way. */
+  const take = (): Entry[] => {
+    const out: Entry[] = [];
+    let bytes = 0;
+    while (queue.length > 0) {
+      const head = queue[0]!;
+      if (head.epoch !== epoch) {
+        if (head.records.length > 0) emit({ type: 'dropped', records: head.records.length, why: 'read again after a rejoin or rewind' });
+        settle(head, new Map());
+        continue;
+      }
+      if (head.released) {
+        for (const r of head.records) hold(r.topic, r.partition, BigInt(r.offset), 'NOT_SCORED', head.released.message);
+        settle(head, new Map());
+        continue;
+      }
+      if (head.outputs === undefined) break;
+      const size = head.outputs.reduce((n, m) => n + messageBytes(m), 0);
+      if (out.length > 0 && bytes + size > FLUSH_MAX_BYTES) break;
+      bytes += size;
+      out.push(queue.shift()!);
+    }
+    // Taken entries leave the queue now; settle() below finds them gone and only counts them out.
+    return out;
+  };
+
+  const place = (message: OutboundMessage, record: SourceRecord): PlacedMessage => {
+    const info = topics.get(message.topic);
+    const max = (info?.maxMessageBytes ?? 1_048_588) - BATCH_OVERHEAD_BYTES;
+    const fitted = fitMessage(message, record, { maxBytes: Math.min(max, FLUSH_MAX_BYTES), dlqTopic: o.dlqTopic, prefixBytes: o.dlqValuePrefixBytes });
+    const n = topics.get(fitted.topic)?.partitions ?? 1;
+    // Events by key (the Java client's murmur2, so per-key order holds downstream); dead letters, and
+    // events without a key, by input partition: one input partition's dead letters share one DLQ
+    // partition, so they go out as one atomic batch.
+    const partition = fitted.kind === 'event' && fitted.key !== null ? partitionFor(fitted.key, n) : record.partition % n;
+    return { ...fitted, partition };
+  };
+
+  const flush = async (entries: Entry[]) => {
+    const items: Item[] = [];
+    for (const entry of entries) {
+      entry.records.forEach((record, i) => {
+        if (heldAt(record.topic, record.partition, BigInt(record.offset))) return;
+        items.push({ record, message: place(entry.outputs![i]!, record), entry });
+      });
+    }
+    const sent = exactlyOnce ? await publishTransactional(items, entries) : await publishAtLeastOnce(items);
+    if (sent === 'stale') {
+      for (const e of entries) settle(e, new Map());
+      return;
+    }
+    const done = items.filter((it) => !heldAt(it.record.topic, it.record.partition, BigInt(it.record.offset)));
+    if (done.length > 0) o.observer?.published?.(done.map((it) => it.message), done.map((it) => it.record));
+    if (!exactlyOnce) await commit(commitTargets(entries, done), entries[0]!.context);
+    const last = new Map<string, bigint>();
+    for (const it of done) last.set(tpKey(it.record.topic, it.record.partition), BigInt(it.record.offset));
+    for (const e of entries) {
+      const mine = new Map<string, bigint>();
+      for (const r of e.records) {
+        const k = tpKey(r.topic, r.partition);
+        const l = last.get(k);
+        if (l !== undefined && !mine.has(k)) mine.set(k, l);
+      }
+      settle(e, mine);
+    }
+  };
+
+  /**
+   * The offset to commit per partition after these entries: past the last record published, or past
+   * trailing markers when nothing of the partition is left in the queue and it is not held.
+   */
+  const commitTargets = (entries: Entry[], done: Item[]): PartitionOffset[] => {
+    const targets = new Map<string, PartitionOffset>();
+    const raise = (topic: string, partition: number, offset: bigint) => {
+      const k = tpKey(topic, partition);
+      const t = targets.get(k);
+      if (!t || offset > t.offset) targets.set(k, { topic, partition, offset });
+    };
+    for (const it of done) raise(it.record.topic, it.record.partition, BigInt(it.record.offset) + 1n);
+    const pending = new Set(queue.flatMap((e) => e.records.map((r) => tpKey(r.topic, r.partition))));
+    for (const e of entries) {
+      for (const [k, position] of e.positions) {
+        if (pending.has(k) || holds.has(k)) continue;
+        const i = k.lastIndexOf(':');
+        raise(k.slice(0, i), Number(k.slice(i + 1)), position);
+      }
+    }
+    return [...targets.values()].filter((t) => (committed.get(tpKey(t.topic, t.partition)) ?? -1n) < t.offset);
+  };
+
+  const commit = async (offsets: PartitionOffset[], context: unknown) => {
+    if (offsets.length === 0) return;
+    try {
+      await retry(() => driver.commit(offsets, context), {
+        ...PUBLISH_BACKOFF,
+        maxAttempts: 5,
+        retriable: (err) => classifyKafkaError(err).kind === 'retriable',
+        signal: stopSignal.signal,
+      });
+      for (const t of offsets) committed.set(tpKey(t.topic, t.partition), t.offset);
+      o.observer?.committed?.('ok');
+    } catch (err) {
+      // A commit lost to a rebalance means these records are delivered again: duplicates, never loss.
+      o.observer?.committed?.('error');
+      emit({ type: 'warning', message: 'offset commit failed; the records will be delivered again', err: classifyKafkaError(err).message });
+    }
+  };
+
+  /** Retries `send` while the failure is transient; returns the first failure of another kind. */
+  const untilNotTransient = async (what: string, send: () => Promise<void>): Promise<KafkaErrorInfo | undefined> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await send();
+        return undefined;
+      } catch (err) {
+        const info = classifyKafkaError(err);
+        if (stopSignal.signal.aborted) throw new Stopped();
+        if (info.kind !== 'retriable') return info;
+        const delay = backoffDelay(attempt, PUBLISH_BACKOFF);
+        if (attempt === 1 || attempt % 10 === 0) emit({ type: 'warning', message: `${what} failed; retrying in ${delay} ms`, err: `${info.code}: ${info.message}` });
+        await sleep(delay, stopSignal.signal);
+      }
+    }
+  };
+
+  /**
+   * At-least-once. Dead letters first, one input partition at a time: they land in one DLQ partition,
+   * so each send is one atomic batch, and a refused one is split until the record the broker refuses
+   * is found, with nothing sent twice. Then every event in one request. A refused event request is
+   * resent one input partition at a time; only then can events of another partition that the broker
+   * had already taken in the refused request be written twice (docs/reliability.md).
+   */
+  const publishAtLeastOnce = async (items: Item[]): Promise<'ok' | 'stale'> => {
+    const deadLetters = groupByInput(items.filter((it) => it.message.kind === 'dead-letter'));
+    for (const group of deadLetters.values()) await sendIsolating(group);
+    const events = items.filter((it) => it.message.kind === 'event' && !heldAt(it.record.topic, it.record.partition, BigInt(it.record.offset)));
+    if (events.length === 0) return 'ok';
+    const failure = await untilNotTransient('publishing events', () => driver.send(events.map((it) => it.message)));
+    if (failure === undefined) return 'ok';
+    if (failure.kind === 'fatal') throw new Error(`publishing events failed: ${failure.code}: ${failure.message}`);
+    for (const group of groupByInput(events).values()) await sendIsolating(group);
+    return 'ok';
+  };
+
+  /** Sends one input partition's outputs in shrinking chunks; the first record refused alone holds the partition. */
+  const sendIsolating = async (group: Item[]) => {
+    let rest = group.filter((it) => !heldAt(it.record.topic, it.record.partition, BigInt(it.record.offset)));
+    let size = rest.length;
+    while (rest.length > 0) {
+      const chunk = rest.slice(0, size);
+      const failure = await untilNotTransient(`publishing to ${chunk[0]!.message.topic}`, () => driver.send(chunk.map((it) => it.message)));
+      if (failure === undefined) {
+        rest = rest.slice(chunk.length);
+        size = rest.length;
+        continue;
+      }
+      if (failure.kind === 'fatal') throw new Error(`publishing failed: ${failure.code}: ${failure.message}`);
+      if (chunk.length > 1) {
+        size = Math.ceil(chunk.length / 2);
+        continue;
+      }
+      holdRefused(chunk[0]!, failure);
+      return;
+    }
+  };
+
+  /**
+   * Exactly-once: one transaction with every output and the offsets of every partition covered. A
+   * failed commit whose outcome is unknown is settled by a new producer under the same transactional
+   * id, then read back from the group's committed offsets. A refused one is aborted and redone one
+   * input partition at a time, each split until the refused record is found; the others commit.
+   */
+  const publishTransactional = async (items: Item[], entries: Entry[]): Promise<'ok' | 'stale'> => {
+    const context = entries[0]!.context;
+    const targets = commitTargets(entries, items);
+    const outcome = await transactUntilSettled(items, targets, context);
+    if (outcome === 'committed') {
+      for (const t of targets) committed.set(tpKey(t.topic, t.partition), t.offset);
+      o.observer?.committed?.('ok');
+      return 'ok';
+    }
+    if (outcome === 'stale') return 'stale';
+    // Refused: isolate per input partition.
+    for (const group of groupByInput(items).values()) {
+      let rest = group;
+      let size = rest.length;
+      while (rest.length > 0) {
+        const chunk = rest.slice(0, size);
+        const last = chunk.at(-1)!.record;
+        const offsets = [{ topic: last.topic, partition: last.partition, offset: BigInt(last.offset) + 1n }];
+        const r = await transactUntilSettled(chunk, offsets, context);
+        if (r === 'stale') return 'stale';
+        if (r === 'committed') {
+          committed.set(tpKey(last.topic, last.partition), offsets[0]!.offset);
+          rest = rest.slice(chunk.length);
+          size = rest.length;
+          continue;
+        }
+        if (chunk.length > 1) {
+          size = Math.ceil(chunk.length / 2);
+          continue;
+        }
+        holdRefused(chunk[0]!, r);
+        break;
+      }
+    }
+    return 'ok';
+  };
+
+  const transactUntilSettled = async (items: Item[], offsets: PartitionOffset[], context: unknown): Promise<'committed' | 'stale' | KafkaErrorInfo> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await driver.transaction(items.map((it) => it.message), offsets, context);
+        return 'committed';
+      } catch (err) {
+        const info = classifyKafkaError(err);
+        if (info.kind === 'fatal') throw new Error(`the transaction failed: ${info.code}: ${info.message}`);
+        if (info.kind === 'stale') {
+          emit({ type: 'warning', message: 'transaction aborted: the group moved on (rebalance); its records are read again by their owner', err: info.code });
+          return 'stale';
+        }
+        if (info.kind === 'refused') return info;
+        if (stopSignal.signal.aborted) throw new Stopped();
+        emit({ type: 'warning', message: `transaction failed; settling it and retrying`, err: `${info.code}: ${info.message}` });
+        await driver.renewProducer();
+        // The old transaction is settled now: if it committed, its offsets are the group's.
+        if (offsets.length > 0) {
+          const now = await retry(() => driver.committed(offsets), { ...PUBLISH_BACKOFF, signal: stopSignal.signal });
+          if (offsets.every((t) => (now.get(tpKey(t.topic, t.partition)) ?? -1n) >= t.offset)) return 'committed';
+        }
+        await sleep(backoffDelay(attempt, PUBLISH_BACKOFF), stopSignal.signal);
+      }
+    }
+  };
+
+  // ---- held partitions ----------------------------------------------------------------------
+
+  const holdRefused = (item: Item, failure: KafkaErrorInfo) => {
+    o.observer?.refused?.(item.message.topic, failure.code);
+    hold(item.record.topic, item.record.partition, BigInt(item.record.offset), failure.code, failure.message, item);
+  };
+
+  const hold = (topic: string, partition: number, offset: bigint, code: string, reason: string, item?: Item) => {
+    const k = tpKey(topic, partition);
+    const existing = holds.get(k);
+    if (existing && existing.offset <= offset) return;
+    if (existing?.timer) clearTimeout(existing.timer);
+    const h: Hold = { topic, partition, offset, code, reason, attempt: 0, ...(item ? { item } : {}) };
+    holds.set(k, h);
+    driver.holdPartition({ topic, partition });
+    log.error({ topic, partition, offset: String(offset), code, reason, outputTopic: item?.message.topic }, item ? 'the broker refuses this record\'s output; its partition is held at this offset and the output retried' : 'records not scored; their partition is held until it is read again');
+    emit({ type: 'partition-held', topic, partition, offset: String(offset), code, reason });
+    if (item) scheduleRetry(h);
+  };
+
+  const scheduleRetry = (h: Hold) => {
+    h.attempt++;
+    const delay = backoffDelay(h.attempt, { initialMs: 1_000, maxMs: o.outputRetryMaxMs });
+    h.timer = setTimeout(() => void retryHeld(h), delay);
+    h.timer.unref();
+  };
+
+  const retryHeld = async (h: Hold) => {
+    const k = tpKey(h.topic, h.partition);
+    if (holds.get(k) !== h || stopping || !h.item) return;
+    const item = h.item;
+    const next = h.offset + 1n;
+    let result: 'ok' | 'stale' | KafkaErrorInfo;
+    try {
+      // One at a time with the flushes: the held output must not interleave with a transaction.
+      result = await exclusive(async () => {
+        if (exactlyOnce) {
+          const r = await transactUntilSettled([item], [{ topic: h.topic, partition: h.partition, offset: next }], item.entry.context);
+          return r === 'committed' ? 'ok' : r;
+        }
+        const failure = await untilNotTransient(`publishing the held output of ${k}`, () => driver.send([item.message]));
+        if (failure === undefined) await commit([{ topic: h.topic, partition: h.partition, offset: next }], item.entry.context);
+        return failure ?? 'ok';
+      });
+    } catch (err) {
+      if (!(err instanceof Stopped)) fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    if (holds.get(k) !== h) return;
+    if (result === 'stale') {
+      holds.delete(k);
+      return;
+    }
+    if (result !== 'ok') {
+      log.warn({ topic: h.topic, partition: h.partition, offset: String(h.offset), code: result.code }, 'the held output is still refused');
+      scheduleRetry(h);
+      return;
+    }
+    committed.set(k, next);
+    o.observer?.published?.([item.message], [item.record]);
+    holds.delete(k);
+    log.info({ topic: h.topic, partition: h.partition, offset: String(h.offset) }, 'the held output was accepted; reading the partition again');
+    emit({ type: 'partition-released', topic: h.topic, partition: h.partition, offset: String(h.offset) });
+    await rewind({ topic: h.topic, partition: h.partition }, next);
+  };
+
+  const rewind = async (tp: TopicPartition, offset: bigint) => {
+    if (driver.needsDrainToRewind) await fence('rewind');
+    try {
+      await driver.rewind(tp, offset);
+    } finally {
+      if (driver.needsDrainToRewind) unfence();
+    }
+  };
+
+  // ---- draining ------------------------------------------------------------------------------
+
+  /** Resolves when the queue is empty, or after `ms`. */
+  const drained = (ms: number) =>
+    new Promise<boolean>((resolve) => {
+      if (outstanding === 0) return resolve(true);
+      const timer = setTimeout(() => resolve(outstanding === 0), ms);
+      drainWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+
+  /** Stops intake, waits for in-flight work (bounded), then starts a new epoch: what is left is dropped. */
+  const fence = async (why: string) => {
+    fenced = true;
+    if (!paused) driver.pauseFetching();
+    const ok = await drained(o.drainTimeoutMs);
+    if (!ok) log.warn({ why, left: inFlight }, 'in-flight records not done in time; they are dropped and read again');
+    await flushed();
+    epoch++;
+    scheduleFlush();
+  };
+
+  const unfence = () => {
+    fenced = false;
+    if (!paused && !stopping) driver.resumeFetching();
+  };
+
+  return {
+    client: driver.name,
+    get assignment() {
+      return assignment;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    get held() {
+      return [...holds.values()].map((h) => ({ topic: h.topic, partition: h.partition, offset: String(h.offset), code: h.code }));
+    },
+    async start(h) {
+      handlers = h;
+      await retry(() => driver.connect(), {
+        initialMs: 1_000,
+        maxMs: 30_000,
+        signal: stopSignal.signal,
+        retriable: (err) => classifyKafkaError(err).kind === 'retriable',
+        onRetry: (err, _n, delay) => emit({ type: 'warning', message: `Kafka cannot be reached yet; retrying in ${delay} ms`, err: classifyKafkaError(err).message }),
+      });
+      topics = await driver.describeTopics([o.outputTopic, o.dlqTopic]);
+      await driver.startConsuming({
+        records: intake,
+        assigned(a) {
+          // Whatever was handed out under the old generation is read again by whoever owns it now.
+          epoch++;
+          scheduleFlush();
+          assignment = a;
+          const mine = new Set(a.flatMap((t) => t.partitions.map((p) => tpKey(t.topic, p))));
+          for (const [k, hold] of holds) {
+            if (!mine.has(k)) {
+              clearTimeout(hold.timer);
+              holds.delete(k);
+            }
+          }
+          for (const k of [...committed.keys()]) if (!mine.has(k)) committed.delete(k);
+          emit({ type: 'assigned', assignment: a });
+          if (fenced) unfence();
+        },
+        rejoining: () => fence('rejoin'),
+        warning: (message, err) => emit({ type: 'warning', message, ...(err === undefined ? {} : { err: classifyKafkaError(err).message }) }),
+        fatal: fail,
+      });
+    },
+    async stop(timeoutMs) {
+      stopping = true;
+      driver.pauseFetching();
+      const ok = await drained(timeoutMs);
+      if (!ok) log.warn({ left: inFlight }, 'stopping with records not done; they are delivered again');
+      stopSignal.abort();
+      await flushed();
+      for (const hold of holds.values()) clearTimeout(hold.timer);
+      await driver.stopConsuming().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'leaving the group failed'));
+      await driver.closeProducer().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'closing the producer failed'));
+      drainWaiters = [];
+    },
+  };
+}
+
+/** Thrown inside a flush when stop() gave up waiting: the process is exiting, nothing is wrong. */
+class Stopped extends Error {
+  constructor() {
+    super('the transport is stopping');
+  }
+}
+
+function groupByInput(items: Item[]): Map<string, Item[]> {
+  const groups = new Map<string, Item[]>();
+  for (const it of items) {
+    const k = tpKey(it.record.topic, it.record.partition);
+    const g = groups.get(k);
+    if (g) g.push(it);
+    else groups.set(k, [it]);
+  }
+  return groups;
+}

@@ -112,7 +112,16 @@ export async function readToEnd(
     maxBytesPerPartition: opts.maxBytesPerPartition ?? 16 << 20,
   });
   let done: () => void = () => undefined;
-  const finished = new Promise<void>((resolve) => (done = resolve));
+  let crashed: (err: Error) => void = () => undefined;
+  const finished = new Promise<void>((resolve, reject) => {
+    done = resolve;
+    crashed = reject;
+  });
+  // A fetch kafkajs cannot decode (a codec it lacks: zstd, lz4 and snappy unless registered; a
+  // corrupt batch) crashes the consumer for good: fail now, with its error, not at the timeout.
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) crashed(new Error(`readToEnd: the kafkajs consumer crashed: ${payload.error?.message ?? String(payload.error)}`));
+  });
   // END_BATCH_PROCESS fires for every fetched batch, also for one whose records were all filtered
   // out (commit markers, aborted records), with the last offset fetched.
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -148,7 +157,16 @@ export async function readToEnd(
   }
 }
 
-/** The read_committed ends once they equal the high watermarks (no open transaction), polled until `deadline`. */
+/**
+ * The read_committed ends once they equal the high watermarks, i.e. no transaction is open on any
+ * partition of `topics`; polled every 500 ms, rejects after `timeoutMs`. Call it before
+ * consumeWithJava when every writer has stopped, so a transaction a killed producer left open is
+ * decided first.
+ */
+export async function waitForStableEnds(brokers: string[], topics: string[], timeoutMs = 180_000): Promise<PartitionEnd[]> {
+  return stableEnds(brokers, topics, Date.now() + timeoutMs);
+}
+
 async function stableEnds(brokers: string[], topics: string[], deadline: number): Promise<PartitionEnd[]> {
   for (;;) {
     const [committed, all] = await Promise.all([endOffsets(brokers, topics, 'read_committed'), endOffsets(brokers, topics, 'read_uncommitted')]);

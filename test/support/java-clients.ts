@@ -11,7 +11,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { segmentFiles } from './record-batch.js';
@@ -115,13 +115,37 @@ interface JavaRun {
   wallMs: number;
 }
 
-async function runJava(classpath: string, mainClass: string, args: string[], stdin: string | undefined, timeoutMs: number): Promise<JavaRun> {
+/**
+ * Runs a Java main class. stdout is kept whole, or, with `onLine`, handed over line by line as it
+ * arrives and not kept (a million records stream through without piling up here).
+ */
+async function runJava(
+  classpath: string,
+  mainClass: string,
+  args: string[],
+  stdin: string | undefined,
+  timeoutMs: number,
+  onLine?: (line: string) => void,
+): Promise<JavaRun> {
   const began = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn('java', [...JVM_OPTS, '-cp', classpath, mainClass, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
+    let partial = '';
+    let lineError: unknown;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      if (!onLine) return void out.push(Buffer.from(chunk, 'utf8'));
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      try {
+        for (const l of lines) onLine(l);
+      } catch (e) {
+        lineError ??= e;
+        child.kill('SIGKILL');
+      }
+    });
     child.stderr.on('data', (b: Buffer) => err.push(b));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', (e) => {
@@ -130,6 +154,14 @@ async function runJava(classpath: string, mainClass: string, args: string[], std
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (onLine && partial && lineError === undefined) {
+        try {
+          onLine(partial);
+        } catch (e) {
+          lineError = e;
+        }
+      }
+      if (lineError !== undefined) return reject(lineError instanceof Error ? lineError : new Error(String(lineError)));
       resolve({
         code: code ?? (signal === 'SIGKILL' ? 137 : 1),
         stdout: Buffer.concat(out).toString('utf8'),
@@ -175,8 +207,8 @@ export interface JavaInputRecord {
   timestamp?: number;
 }
 
-export interface ProduceWithJavaOptions {
-  brokers: string | string[];
+/** One topic's worth of records for the Java producer, and how to write them. */
+export interface ProduceJob {
   topic: string;
   records: readonly JavaInputRecord[];
   /** The producer's compression.type (default none). */
@@ -191,10 +223,15 @@ export interface ProduceWithJavaOptions {
    * Consecutive records with the same fate share a transaction of at most `recordsPerTransaction` (50).
    */
   transactional?: { abortedIds: Iterable<string>; transactionalId?: string; recordsPerTransaction?: number };
+}
+
+export interface ProduceWithJavaOptions extends ProduceJob {
+  brokers: string | string[];
   timeoutMs?: number;
 }
 
 export interface ProduceWithJavaResult {
+  topic: string;
   sent: number;
   committed: number;
   aborted: number;
@@ -205,21 +242,31 @@ export interface ProduceWithJavaResult {
   compressionRateAvg: number;
   batchSizeAvg: number;
   recordsPerRequestAvg: number;
-  /** ms inside the JVM (connect to last ack) and for the whole call (JVM start included). */
+  /** ms inside the JVM for this job (producer start to last ack), and for the whole call (JVM start and every job included). */
   javaMs: number;
   wallMs: number;
   /** The Java client's WARN lines (stderr), for diagnosis. */
   log: string;
 }
 
-/** Writes `records` with Apache Kafka's Java producer; resolves once every record is acknowledged (acks=all by default). */
-export async function produceWithJava(opts: ProduceWithJavaOptions): Promise<ProduceWithJavaResult> {
-  const tools = await ensureJavaTools();
-  const aborted = new Set(opts.transactional ? [...opts.transactional.abortedIds] : []);
+function jobLines(job: ProduceJob): string[] {
+  const aborted = new Set(job.transactional ? [...job.transactional.abortedIds] : []);
   const seen = new Set<string>();
-  const lines = opts.records.map((r, i) => {
+  const header: Record<string, string> = {
+    topic: job.topic,
+    compression: job.compression ?? 'none',
+    'linger-ms': String(job.lingerMs ?? 20),
+    'batch-size': String(job.batchSize ?? 65536),
+    acks: job.acks ?? 'all',
+  };
+  if (job.transactional) {
+    header['transactional-id'] = job.transactional.transactionalId ?? `interop-java-${process.pid}-${randomBytes(4).toString('hex')}`;
+    header['records-per-transaction'] = String(job.transactional.recordsPerTransaction ?? 50);
+  }
+  const lines = [JSON.stringify({ job: header })];
+  for (const [i, r] of job.records.entries()) {
     if (r.value === undefined && r.valueBase64 === undefined && r.id === undefined) {
-      throw new Error(`record ${i}: give id (and text), value or valueBase64`);
+      throw new Error(`${job.topic} record ${i}: give id (and text), value or valueBase64`);
     }
     const line: Record<string, unknown> = {
       key: r.key ?? null,
@@ -232,31 +279,45 @@ export async function produceWithJava(opts: ProduceWithJavaOptions): Promise<Pro
       line.abort = true;
       seen.add(r.id);
     }
-    return JSON.stringify(line);
-  });
-  const unknown = [...aborted].filter((id) => !seen.has(id));
-  if (unknown.length > 0) throw new Error(`transactional.abortedIds names ${unknown.length} id(s) that no record has, e.g. ${unknown.slice(0, 3).join(', ')}`);
-
-  const args = ['produce', '--brokers', brokerList(opts.brokers), '--topic', opts.topic, '--compression', opts.compression ?? 'none'];
-  args.push('--linger-ms', String(opts.lingerMs ?? 20), '--batch-size', String(opts.batchSize ?? 65536), '--acks', opts.acks ?? 'all');
-  if (opts.transactional) {
-    args.push('--transactional-id', opts.transactional.transactionalId ?? `interop-java-${process.pid}-${randomBytes(4).toString('hex')}`);
-    args.push('--records-per-transaction', String(opts.transactional.recordsPerTransaction ?? 50));
+    lines.push(JSON.stringify(line));
   }
-  const run = await runJava(tools.classpath, MAIN_CLASS, args, `${lines.join('\n')}\n`, opts.timeoutMs ?? 180_000);
-  if (run.code !== 0) throw javaError(`Java producer (${opts.topic}, ${opts.compression ?? 'none'})`, run);
-  const out = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as {
-    sent: number;
-    committed: number;
-    aborted: number;
-    transactions: { committed: number; aborted: number };
-    records: Array<[number, number]>;
-    compressionRateAvg: number;
-    batchSizeAvg: number;
-    recordsPerRequestAvg: number;
-    ms: number;
-  };
-  return {
+  const unknown = [...aborted].filter((id) => !seen.has(id));
+  if (unknown.length > 0) throw new Error(`${job.topic}: transactional.abortedIds names ${unknown.length} id(s) that no record has, e.g. ${unknown.slice(0, 3).join(', ')}`);
+  return lines;
+}
+
+/**
+ * Writes each job's records with Apache Kafka's Java producer, one producer per job, one job after
+ * another in a single JVM (a JVM start is the dearest part of a small job); resolves once every record
+ * is acknowledged (acks=all by default), with one result per job.
+ */
+export async function produceManyWithJava(brokers: string | string[], jobs: readonly ProduceJob[], opts: { timeoutMs?: number } = {}): Promise<ProduceWithJavaResult[]> {
+  const tools = await ensureJavaTools();
+  const lines = jobs.flatMap(jobLines);
+  const run = await runJava(tools.classpath, MAIN_CLASS, ['produce', '--brokers', brokerList(brokers)], `${lines.join('\n')}\n`, opts.timeoutMs ?? 180_000);
+  if (run.code !== 0) throw javaError(`Java producer (${jobs.map((j) => `${j.topic} ${j.compression ?? 'none'}`).join(', ')})`, run);
+  const outs = run.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          topic: string;
+          sent: number;
+          committed: number;
+          aborted: number;
+          transactions: { committed: number; aborted: number };
+          records: Array<[number, number]>;
+          compressionRateAvg: number;
+          batchSizeAvg: number;
+          recordsPerRequestAvg: number;
+          ms: number;
+        },
+    );
+  if (outs.length !== jobs.length) throw new Error(`Java producer answered for ${outs.length} of ${jobs.length} jobs: ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return outs.map((out) => ({
+    topic: out.topic,
     sent: out.sent,
     committed: out.committed,
     aborted: out.aborted,
@@ -268,7 +329,13 @@ export async function produceWithJava(opts: ProduceWithJavaOptions): Promise<Pro
     javaMs: out.ms,
     wallMs: run.wallMs,
     log: run.stderr,
-  };
+  }));
+}
+
+/** Writes `records` to one topic with Apache Kafka's Java producer; resolves once every record is acknowledged. */
+export async function produceWithJava(opts: ProduceWithJavaOptions): Promise<ProduceWithJavaResult> {
+  const [result] = await produceManyWithJava(opts.brokers, [opts], opts);
+  return result!;
 }
 
 // --- consumer -------------------------------------------------------------------------------------
@@ -299,10 +366,18 @@ export interface ConsumeWithJavaOptions {
   base64?: boolean;
   /** Give up (and reject) when the end is not reached within this long; default 60 s. */
   timeoutMs?: number;
+  /**
+   * Called with each record as it arrives, in offset order per partition; the result's `records` is
+   * then empty. For large topics (the fault suite's read-back): nothing piles up in memory.
+   */
+  onRecord?: (record: JavaConsumedRecord) => void;
 }
 
 export interface ConsumeWithJavaResult {
+  /** Every record read (empty with onRecord). */
   records: JavaConsumedRecord[];
+  /** How many records were read. */
+  count: number;
   /** The end offset of each partition, taken when reading began (what "read to the end" meant). */
   endOffsets: Array<{ topic: string; partition: number; offset: number }>;
   wallMs: number;
@@ -334,16 +409,16 @@ export async function consumeWithJava(opts: ConsumeWithJavaOptions): Promise<Con
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const args = ['consume', '--brokers', brokerList(opts.brokers), '--topics', topics.join(','), '--isolation', opts.isolation ?? 'read_committed'];
   args.push('--timeout-ms', String(timeoutMs), '--base64', String(opts.base64 ?? false));
-  const run = await runJava(tools.classpath, MAIN_CLASS, args, undefined, timeoutMs + 60_000);
   const records: JavaConsumedRecord[] = [];
+  let count = 0;
   let end: { endOffsets: Array<[string, number, number]> } | undefined;
   let problem: { type: 'error' | 'timeout'; message?: string; behind?: Array<[string, number, number, number]> } | undefined;
-  for (const line of run.stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
+  const onLine = (line: string) => {
+    if (!line.startsWith('{')) return;
     const o = JSON.parse(line) as { type: string } & Record<string, unknown>;
     if (o.type === 'record') {
       const list = o.headers as Array<[string, string | null]>;
-      records.push({
+      const record: JavaConsumedRecord = {
         topic: o.topic as string,
         partition: o.partition as number,
         offset: o.offset as number,
@@ -354,22 +429,28 @@ export async function consumeWithJava(opts: ConsumeWithJavaOptions): Promise<Con
         headers: Object.fromEntries(list),
         headerList: list,
         ...(opts.base64 ? { keyBase64: o.keyBase64 as string | null, valueBase64: o.valueBase64 as string | null } : {}),
-      });
+      };
+      count++;
+      if (opts.onRecord) opts.onRecord(record);
+      else records.push(record);
     } else if (o.type === 'end') end = o as unknown as typeof end;
     else if (o.type === 'error' || o.type === 'timeout') problem = o as unknown as typeof problem;
-  }
+  };
+  const run = await runJava(tools.classpath, MAIN_CLASS, args, undefined, timeoutMs + 60_000, onLine);
   if (problem?.type === 'error') throw new JavaConsumerError(`Java consumer (${topics.join(',')}): ${problem.message}`, records, 'error');
   if (problem?.type === 'timeout') {
     const behind = (problem.behind ?? []).map(([t, p, pos, e]) => `${t}-${p} at ${pos} of ${e}`).join(', ');
     throw new JavaConsumerError(`Java consumer (${topics.join(',')}): not at the end after ${timeoutMs} ms: ${behind}`, records, 'timeout');
   }
   if (run.code !== 0 || !end) throw javaError(`Java consumer (${topics.join(',')})`, run);
-  return { records, endOffsets: end.endOffsets.map(([topic, partition, offset]) => ({ topic, partition, offset })), wallMs: run.wallMs, log: run.stderr };
+  return { records, count, endOffsets: end.endOffsets.map(([topic, partition, offset]) => ({ topic, partition, offset })), wallMs: run.wallMs, log: run.stderr };
 }
 
 // --- DumpLogSegments --------------------------------------------------------------------------------
 
 export interface LogBatch {
+  topic: string;
+  partition: number;
   baseOffset: number;
   lastOffset: number;
   count: number;
@@ -394,31 +475,43 @@ function defaultKafkaVersion(): string {
 }
 
 /**
- * Every record batch of `topic`-`partition` in a broker's log dir (deploy/kafka's BROKER_DATA_DIR, or
- * KafkaCluster.logDir(id)), as Kafka's own DumpLogSegments reports it: codec, offsets, transactional
- * and control flags, CRC validity. It reads the files while the broker runs (a written batch is in the
- * page cache, so it is seen at once).
+ * Every record batch of `topic`-`partition` (or of each of `partitions`) in a broker's log dir
+ * (localLogDir(), or KafkaCluster.logDir(id)), as Kafka's own DumpLogSegments reports it: codec,
+ * offsets, transactional and control flags, CRC validity. One JVM for all the partitions. It reads
+ * the files while the broker runs (a written batch is in the page cache, so it is seen at once).
  */
-export async function dumpLogSegments(opts: { logDir: string; topic: string; partition: number; kafkaVersion?: string }): Promise<LogBatch[]> {
+export async function dumpLogSegments(opts: {
+  logDir: string;
+  topic?: string;
+  partition?: number;
+  partitions?: Array<{ topic: string; partition: number }>;
+  kafkaVersion?: string;
+}): Promise<LogBatch[]> {
+  const wanted = [...(opts.topic !== undefined ? [{ topic: opts.topic, partition: opts.partition ?? 0 }] : []), ...(opts.partitions ?? [])];
+  if (wanted.length === 0) throw new Error('dumpLogSegments: give topic (and partition) or partitions');
   const tools = await ensureJavaTools();
   const libs = join(process.env.KAFKA_CACHE ?? join(REPO, '.cache/kafka'), opts.kafkaVersion ?? defaultKafkaVersion(), 'libs');
   if (!existsSync(join(libs, '.complete'))) throw new Error(`no Kafka jars in ${libs}: start a broker with deploy/kafka first`);
-  const files = segmentFiles(opts.logDir, opts.topic, opts.partition);
-  const run = await runJava(
-    `${libs}/*:${tools.toolsJar}`,
-    'org.apache.kafka.tools.DumpLogSegments',
-    ['--files', files.join(',')],
-    undefined,
-    120_000,
-  );
+  const files = wanted.flatMap((w) => segmentFiles(opts.logDir, w.topic, w.partition));
+  const run = await runJava(`${libs}/*:${tools.toolsJar}`, 'org.apache.kafka.tools.DumpLogSegments', ['--files', files.join(',')], undefined, 120_000);
   if (run.code !== 0) throw javaError('DumpLogSegments', run);
   const batches: LogBatch[] = [];
   let segment = '';
+  let topic = '';
+  let partition = -1;
   for (const line of run.stdout.split('\n')) {
-    if (line.startsWith('Dumping ')) segment = line.slice('Dumping '.length).trim();
+    if (line.startsWith('Dumping ')) {
+      segment = line.slice('Dumping '.length).trim();
+      // <logDir>/<topic>-<partition>/<base offset>.log
+      const dir = basename(dirname(segment));
+      topic = dir.slice(0, dir.lastIndexOf('-'));
+      partition = Number(dir.slice(dir.lastIndexOf('-') + 1));
+    }
     if (!line.startsWith('baseOffset:')) continue;
     const f = Object.fromEntries([...line.matchAll(/(\w+): (\S+)/g)].map((m) => [m[1]!, m[2]!]));
     batches.push({
+      topic,
+      partition,
       baseOffset: Number(f.baseOffset),
       lastOffset: Number(f.lastOffset),
       count: Number(f.count),

@@ -13,6 +13,7 @@ import { Kafka, logLevel } from 'kafkajs';
 
 /** Kafka's names for the error codes a produce can answer with. */
 const ERROR_NAMES: Record<number, string> = {
+  [-1]: 'UNKNOWN_SERVER_ERROR',
   0: 'NONE',
   2: 'CORRUPT_MESSAGE',
   3: 'UNKNOWN_TOPIC_OR_PARTITION',

@@ -136,6 +136,17 @@ export function encodeRecordBatch(opts: EncodeBatchOptions): Buffer {
   return batch;
 }
 
+/**
+ * A gzip batch whose body is a valid gzip member followed by 64 bytes of 0xff. Kafka 4.4 accepts it
+ * on produce and its Java client decodes it (java.util.zip.GZIPInputStream ignores what follows the
+ * member), but Node's zlib (gunzip/unzip: kafkajs's gzip codec and @platformatic/kafka's) throws
+ * "incorrect header check": a batch that a real producer path can put into a partition and that
+ * Node clients cannot decode. The gzip codec id stays in the attributes.
+ */
+export function gzipBatchWithTrailingGarbage(records: readonly BatchRecord[]): Buffer {
+  return encodeRecordBatch({ records, codec: 'gzip', body: Buffer.concat([gzipSync(encodeRecords(records)), Buffer.alloc(64, 0xff)]) });
+}
+
 export interface SegmentBatch {
   segment: string;
   /** Byte position of the batch in its segment file. */

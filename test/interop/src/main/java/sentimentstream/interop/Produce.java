@@ -9,6 +9,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -37,7 +38,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * of "abort": true records is flushed (so its records really are in the log) and then aborted, the
  * others are committed. A read_committed consumer must skip every aborted record.
  *
- * <p>stdout: one JSON line: sent/committed/aborted counts, transactions committed/aborted, the
+ * <p>Several jobs in one JVM: a stdin line {"job": {"topic": "t2", "compression": "lz4"}} starts the
+ * next job, with those options instead of the command line's (a fresh producer each).
+ *
+ * <p>stdout: one JSON line per job: topic, sent/committed/aborted counts, transactions committed/aborted, the
  * producer's own compression-rate-avg and batch-size-avg metrics, and "records": [[partition,
  * offset], ...] in input order.
  */
@@ -47,6 +51,16 @@ final class Produce {
   private record Input(String key, byte[] value, RecordHeaders headers, Integer partition, Long timestamp, boolean abort) {}
 
   static int run(Map<String, String> opts) throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    List<Map.Entry<Map<String, String>, List<Input>>> jobs = readJobs(json, opts);
+    for (Map.Entry<Map<String, String>, List<Input>> job : jobs) {
+      System.out.println(produce(json, job.getKey(), job.getValue()));
+      System.out.flush();
+    }
+    return 0;
+  }
+
+  private static ObjectNode produce(ObjectMapper json, Map<String, String> opts, List<Input> inputs) throws Exception {
     String brokers = Interop.required(opts, "brokers");
     String topic = Interop.required(opts, "topic");
     String compression = opts.getOrDefault("compression", "none");
@@ -55,7 +69,6 @@ final class Produce {
     }
     String txId = opts.get("transactional-id");
     int perTx = Interop.intOpt(opts, "records-per-transaction", 50);
-    List<Input> inputs = readInputs();
 
     Properties props = new Properties();
     props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, brokers);
@@ -76,7 +89,8 @@ final class Produce {
     long began = System.nanoTime();
     List<Future<RecordMetadata>> sent = new ArrayList<>(inputs.size());
     int committed = 0, aborted = 0, txCommitted = 0, txAborted = 0;
-    ObjectNode out = new ObjectMapper().createObjectNode();
+    ObjectNode out = json.createObjectNode();
+    out.put("topic", topic);
     try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
       if (txId == null) {
         for (Input in : inputs) sent.add(producer.send(toRecord(topic, in)));
@@ -119,8 +133,7 @@ final class Produce {
     out.put("aborted", aborted);
     out.putObject("transactions").put("committed", txCommitted).put("aborted", txAborted);
     out.put("ms", (System.nanoTime() - began) / 1_000_000);
-    System.out.println(out);
-    return 0;
+    return out;
   }
 
   private static double metric(Map<MetricName, ? extends Metric> metrics, String name) {
@@ -138,9 +151,14 @@ final class Produce {
     return new ProducerRecord<>(topic, in.partition(), in.timestamp(), key, in.value(), in.headers());
   }
 
-  private static List<Input> readInputs() throws Exception {
-    ObjectMapper json = new ObjectMapper();
-    List<Input> inputs = new ArrayList<>();
+  /**
+   * stdin: records, one JSON object a line. A line {"job": {"topic": ..., "compression": ..., ...}}
+   * starts a new job (its fields override the command line's options, same names), so one JVM can
+   * write several topics with several codecs, one producer each, one after another.
+   */
+  private static List<Map.Entry<Map<String, String>, List<Input>>> readJobs(ObjectMapper json, Map<String, String> cli) throws Exception {
+    List<Map.Entry<Map<String, String>, List<Input>>> jobs = new ArrayList<>();
+    List<Input> inputs = null;
     BufferedReader reader = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     String line;
     int n = 0;
@@ -154,26 +172,45 @@ final class Produce {
         throw new IllegalArgumentException("stdin line " + n + " is not JSON: " + e.getMessage());
       }
       if (!node.isObject()) throw new IllegalArgumentException("stdin line " + n + " is not a JSON object");
-      byte[] value;
-      if (node.hasNonNull("valueBase64")) value = Base64.getDecoder().decode(node.get("valueBase64").asText());
-      else if (node.hasNonNull("value")) value = node.get("value").asText().getBytes(StandardCharsets.UTF_8);
-      else value = null;
-      RecordHeaders headers = new RecordHeaders();
-      JsonNode h = node.get("headers");
-      if (h != null && h.isObject()) {
-        for (Iterator<Map.Entry<String, JsonNode>> it = h.fields(); it.hasNext(); ) {
+      if (node.has("job")) {
+        Map<String, String> opts = new HashMap<>(cli);
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.get("job").fields(); it.hasNext(); ) {
           Map.Entry<String, JsonNode> e = it.next();
-          headers.add(e.getKey(), e.getValue().isNull() ? null : e.getValue().asText().getBytes(StandardCharsets.UTF_8));
+          if (!e.getValue().isNull()) opts.put(e.getKey(), e.getValue().asText());
         }
+        inputs = new ArrayList<>();
+        jobs.add(Map.entry(opts, inputs));
+        continue;
       }
-      inputs.add(new Input(
-          node.hasNonNull("key") ? node.get("key").asText() : null,
-          value,
-          headers,
-          node.hasNonNull("partition") ? node.get("partition").asInt() : null,
-          node.hasNonNull("timestamp") ? node.get("timestamp").asLong() : null,
-          node.path("abort").asBoolean(false)));
+      if (inputs == null) {
+        inputs = new ArrayList<>();
+        jobs.add(Map.entry(cli, inputs));
+      }
+      inputs.add(toInput(node));
     }
-    return inputs;
+    if (jobs.isEmpty()) jobs.add(Map.entry(cli, new ArrayList<>()));
+    return jobs;
+  }
+
+  private static Input toInput(JsonNode node) {
+    byte[] value;
+    if (node.hasNonNull("valueBase64")) value = Base64.getDecoder().decode(node.get("valueBase64").asText());
+    else if (node.hasNonNull("value")) value = node.get("value").asText().getBytes(StandardCharsets.UTF_8);
+    else value = null;
+    RecordHeaders headers = new RecordHeaders();
+    JsonNode h = node.get("headers");
+    if (h != null && h.isObject()) {
+      for (Iterator<Map.Entry<String, JsonNode>> it = h.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        headers.add(e.getKey(), e.getValue().isNull() ? null : e.getValue().asText().getBytes(StandardCharsets.UTF_8));
+      }
+    }
+    return new Input(
+        node.hasNonNull("key") ? node.get("key").asText() : null,
+        value,
+        headers,
+        node.hasNonNull("partition") ? node.get("partition").asInt() : null,
+        node.hasNonNull("timestamp") ? node.get("timestamp").asLong() : null,
+        node.path("abort").asBoolean(false));
   }
 }

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
-import { deadLetterMessage, eventMessage, sentimentEvent, sentimentV1Schema, type SourceRecord } from './index.js';
+import { deadLetterMessage, eventMessage, fitMessage, messageBytes, sentimentEvent, sentimentV1Schema, type SourceRecord } from './index.js';
 
 const record: SourceRecord = {
   topic: 'reviews',
@@ -62,5 +63,56 @@ describe('dead letters', () => {
 
   it('keep a null value null', () => {
     expect(deadLetterMessage('dlq', { ...record, value: null }, 'NULL_VALUE', 'tombstone').value).toBeNull();
+  });
+});
+
+describe('timestamps no Date can hold', () => {
+  const at = (timestamp: string) => sentimentEvent({ ...record, timestamp }, 'r1', scored, model, 1700000000250);
+
+  it.each([
+    ['-1 (the producer set none)', '-1'],
+    ['past JavaScript Date range', '8640000000000001'],
+    ['int64 max', '9223372036854775807'],
+    ['int64 min', '-9223372036854775808'],
+    ['after year 9999', '253402300800000'],
+    ['before year 0000', '-62167219200001'],
+  ])('%s give a null time and latency, not a crash', (_what, ts) => {
+    const e = at(ts);
+    expect(e.source.timestamp).toBeNull();
+    expect(e.latencyMs).toBeNull();
+  });
+
+  it('keeps real times before 1970', () => {
+    expect(at('-2208988800000').source.timestamp).toBe('1900-01-01T00:00:00.000Z');
+  });
+});
+
+describe('fitting an output into its topic', () => {
+  const opts = { maxBytes: 600, dlqTopic: 'dlq', prefixBytes: 100 };
+
+  it('leaves a message that fits as it is', () => {
+    const m = deadLetterMessage('dlq', record, 'INVALID_JSON', 'x');
+    expect(fitMessage(m, record, opts)).toBe(m);
+  });
+
+  it('cuts a large dead letter to a prefix, saying what was cut, and keeps its headers', () => {
+    const big = { ...record, value: Buffer.alloc(5_000, 0x62) };
+    const fitted = fitMessage(deadLetterMessage('dlq', big, 'TEXT_TOO_LARGE', 'long'), big, opts);
+    expect(fitted.value).toEqual(Buffer.alloc(100, 0x62));
+    expect(fitted.headers).toMatchObject({
+      other: 'kept-in-dlq-only',
+      'x-error-code': 'TEXT_TOO_LARGE',
+      'x-original-size': '5000',
+      'x-original-sha256': createHash('sha256').update(big.value).digest('hex'),
+    });
+  });
+
+  it('turns an event too large for the output topic (a huge key) into a fitted dead letter', () => {
+    const huge = { ...record, key: Buffer.alloc(2_000, 0x6b) };
+    const fitted = fitMessage(eventMessage('out', huge, sentimentEvent(huge, 'r1', scored, model, 1700000000250)), huge, opts);
+    expect(fitted.kind).toBe('dead-letter');
+    expect(fitted.topic).toBe('dlq');
+    expect(fitted.headers['x-error-code']).toBe('OUTPUT_TOO_LARGE');
+    expect(messageBytes(fitted)).toBeLessThanOrEqual(600);
   });
 });

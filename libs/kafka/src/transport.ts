@@ -324,15 +324,11 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
     const done = items.filter((it) => !heldAt(it.record.topic, it.record.partition, BigInt(it.record.offset)));
     if (done.length > 0) o.observer?.published?.(done.map((it) => it.message), done.map((it) => it.record));
     if (!exactlyOnce) await commit(commitTargets(entries, done), entries[0]!.context);
-    const last = new Map<string, bigint>();
-    for (const it of done) last.set(tpKey(it.record.topic, it.record.partition), BigInt(it.record.offset));
+    const published = new Set(done.map((it) => it.record));
     for (const e of entries) {
+      // Per entry, the last of its own records that went out: kafkajs resolves its batch up to there.
       const mine = new Map<string, bigint>();
-      for (const r of e.records) {
-        const k = tpKey(r.topic, r.partition);
-        const l = last.get(k);
-        if (l !== undefined && !mine.has(k)) mine.set(k, l);
-      }
+      for (const r of e.records) if (published.has(r)) mine.set(tpKey(r.topic, r.partition), BigInt(r.offset));
       settle(e, mine);
     }
   };

@@ -1,0 +1,344 @@
+import { deadLetterMessage, type OutboundMessage, type SourceRecord } from '@sentiment-stream/events';
+import { describe, expect, it } from 'vitest';
+import { tpKey, type Assignment, type Driver, type DriverHandlers, type PartitionOffset, type PlacedMessage } from './driver.js';
+import { createTransport, type InputBatch, type TransportEvent, type TransportOptions } from './transport.js';
+
+/** A broker-less driver that records what the transport asks of it; failures are scripted per call. */
+class FakeDriver implements Driver {
+  readonly name = 'kafkajs' as const;
+  needsDrainToRewind = false;
+  handlers!: DriverHandlers;
+  sends: PlacedMessage[][] = [];
+  transactions: { messages: PlacedMessage[]; offsets: PartitionOffset[] }[] = [];
+  commits: PartitionOffset[][] = [];
+  /** What the group has committed, as the broker would have it. */
+  groupOffsets = new Map<string, bigint>();
+  rewinds: PartitionOffset[] = [];
+  held: string[] = [];
+  paused = false;
+  renewed = 0;
+  stopped = false;
+  /** Returns an error to throw for this call, or undefined to accept it. */
+  onSend: (messages: PlacedMessage[]) => Error | undefined = () => undefined;
+  onTransaction: (messages: PlacedMessage[]) => Error | undefined = () => undefined;
+  /** A transaction that throws yet committed (the broker went away during EndTxn). */
+  commitThenThrow = false;
+
+  async connect() {}
+  async describeTopics(topics: string[]) {
+    return new Map(topics.map((t) => [t, { partitions: t === 'dlq' ? 2 : 4, maxMessageBytes: 10_000 }]));
+  }
+  async startConsuming(h: DriverHandlers) {
+    this.handlers = h;
+  }
+  pauseFetching() {
+    this.paused = true;
+  }
+  resumeFetching() {
+    this.paused = false;
+  }
+  async rewind(tp: { topic: string; partition: number }, offset: bigint) {
+    this.rewinds.push({ ...tp, offset });
+  }
+  holdPartition(tp: { topic: string; partition: number }) {
+    this.held.push(tpKey(tp.topic, tp.partition));
+  }
+  async send(messages: PlacedMessage[]) {
+    const err = this.onSend(messages);
+    if (err) throw err;
+    this.sends.push(messages);
+  }
+  async transaction(messages: PlacedMessage[], offsets: PartitionOffset[]) {
+    const err = this.onTransaction(messages);
+    if (err && !this.commitThenThrow) throw err;
+    this.transactions.push({ messages, offsets });
+    for (const o of offsets) this.groupOffsets.set(tpKey(o.topic, o.partition), o.offset);
+    if (err) throw err;
+  }
+  async renewProducer() {
+    this.renewed++;
+    this.commitThenThrow = false;
+  }
+  async commit(offsets: PartitionOffset[]) {
+    this.commits.push(offsets);
+    for (const o of offsets) this.groupOffsets.set(tpKey(o.topic, o.partition), o.offset);
+  }
+  async committed(tps: { topic: string; partition: number }[]) {
+    return new Map(tps.map((t) => [tpKey(t.topic, t.partition), this.groupOffsets.get(tpKey(t.topic, t.partition)) ?? -1n]));
+  }
+  async stopConsuming() {
+    this.stopped = true;
+  }
+  async closeProducer() {}
+}
+
+const refused = (code = 'INVALID_RECORD') => Object.assign(new Error(`refused: ${code}`), { type: code });
+const transient = () => Object.assign(new Error('The coordinator is loading'), { type: 'COORDINATOR_LOAD_IN_PROGRESS', retriable: true });
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+function rec(partition: number, offset: number, topic = 'in'): SourceRecord {
+  return { topic, partition, offset: String(offset), timestamp: '1700000000000', key: Buffer.from(`k${partition}-${offset}`), value: Buffer.from('{}'), headers: {} };
+}
+const event = (r: SourceRecord): OutboundMessage => ({ kind: 'event', topic: 'out', key: r.key, value: Buffer.from(`e${r.partition}-${r.offset}`), headers: {} });
+const dead = (r: SourceRecord): OutboundMessage => deadLetterMessage('dlq', r, 'INVALID_JSON', 'broken');
+const ids = (msgs: PlacedMessage[]) => msgs.map((m) => (m.kind === 'event' ? m.value!.toString() : `d${m.headers['x-source-partition']}-${m.headers['x-source-offset']}`));
+
+async function setup(delivery: TransportOptions['delivery'] = 'at-least-once', extra: Partial<TransportOptions> = {}) {
+  const driver = new FakeDriver();
+  const batches: InputBatch[] = [];
+  const events: TransportEvent[] = [];
+  const t = createTransport(driver, {
+    delivery,
+    outputTopic: 'out',
+    dlqTopic: 'dlq',
+    maxInFlight: 1_000,
+    outputRetryMaxMs: 1_000,
+    drainTimeoutMs: 1_000,
+    dlqValuePrefixBytes: 64,
+    logger: silent,
+    ...extra,
+  });
+  await t.start({ batch: (b) => batches.push(b), event: (e) => events.push(e) });
+  const assign = (a: Assignment[] = [{ topic: 'in', partitions: [0, 1, 2, 3] }]) => driver.handlers.assigned(a);
+  assign();
+  /** Hands records over as one fetch; resolves with what the driver is told is done. */
+  const fetch = (records: SourceRecord[], positions = new Map<string, bigint>()) => driver.handlers.records(records, positions, undefined);
+  return { driver, batches, events, t, fetch };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
+describe('transport: order and acknowledgement', () => {
+  it('publishes in hand-out order, coalesces what is acknowledged, commits past the last record', async () => {
+    const { driver, batches, fetch } = await setup();
+    const a = [rec(0, 10), rec(0, 11)];
+    const b = [rec(1, 5)];
+    const c = [rec(0, 12)];
+    const done = [fetch(a), fetch(b), fetch(c)];
+    // Acknowledged out of order: nothing leaves until the head is acknowledged.
+    void batches[2]!.ack(c.map(event));
+    void batches[1]!.ack(b.map(event));
+    await settle();
+    expect(driver.sends).toEqual([]);
+    void batches[0]!.ack(a.map(event));
+    const results = await Promise.all(done);
+    expect(driver.sends.map(ids)).toEqual([['e0-10', 'e0-11', 'e1-5', 'e0-12']]);
+    expect(driver.commits).toEqual([[{ topic: 'in', partition: 0, offset: 13n }, { topic: 'in', partition: 1, offset: 6n }]]);
+    expect(results.map((m) => Object.fromEntries(m))).toEqual([{ 'in:0': 11n }, { 'in:1': 5n }, { 'in:0': 12n }]);
+  });
+
+  it('places keyed events by murmur2 and dead letters by input partition, one DLQ partition per input partition', async () => {
+    const { driver, batches, fetch } = await setup();
+    const r = [rec(3, 1), rec(3, 2)];
+    const done = fetch(r);
+    void batches[0]!.ack([event(r[0]!), dead(r[1]!)]);
+    await done;
+    const all = driver.sends.flat();
+    expect(all.find((m) => m.kind === 'dead-letter')!.partition).toBe(3 % 2);
+    expect(all.find((m) => m.kind === 'event')!.partition).toBeGreaterThanOrEqual(0);
+  });
+
+  it('commits past trailing transaction markers, but never past a record still in flight', async () => {
+    const { driver, batches, fetch } = await setup();
+    const r = [rec(0, 7)];
+    const first = fetch(r, new Map([[tpKey('in', 0), 9n]]));
+    const second = fetch([rec(0, 9)], new Map([[tpKey('in', 0), 10n]]));
+    void batches[0]!.ack(r.map(event));
+    await first;
+    // 9 is still being scored: commit only past 7.
+    expect(driver.commits.flat()).toEqual([{ topic: 'in', partition: 0, offset: 8n }]);
+    void batches[1]!.ack([event(rec(0, 9))]);
+    await second;
+    // A fetch of markers alone (no records) moves the committed offset too.
+    await fetch([], new Map([[tpKey('in', 0), 12n]]));
+    expect(driver.commits.flat().map((o) => o.offset)).toEqual([8n, 10n, 12n]);
+  });
+
+  it('shrinks a dead letter larger than the DLQ accepts, keeping its headers', async () => {
+    const { driver, batches, fetch } = await setup();
+    const big = { ...rec(0, 1), value: Buffer.alloc(50_000, 0x61) };
+    const done = fetch([big]);
+    void batches[0]!.ack([dead(big)]);
+    await done;
+    const sent = driver.sends.flat()[0]!;
+    expect(sent.value!.length).toBe(64);
+    expect(sent.headers).toMatchObject({ 'x-error-code': 'INVALID_JSON', 'x-original-size': '50000', 'x-value-truncated': 'true' });
+  });
+});
+
+describe('transport: a refused output holds its own partition', () => {
+  it('at-least-once: the refused dead letter holds partition 1 at its offset; the others flow, nothing is sent twice', async () => {
+    const { driver, batches, events, t, fetch } = await setup();
+    driver.onSend = (m) => (m.some((x) => x.kind === 'dead-letter' && x.headers['x-source-offset'] === '21') ? refused() : undefined);
+    const r = [rec(0, 1), rec(1, 20), rec(1, 21), rec(1, 22), rec(2, 5)];
+    const done = fetch(r);
+    void batches[0]!.ack([event(r[0]!), dead(r[1]!), dead(r[2]!), event(r[3]!), event(r[4]!)]);
+    await done;
+    const sent = driver.sends.flatMap(ids);
+    expect(sent.sort()).toEqual(['d1-20', 'e0-1', 'e2-5']);
+    expect(new Set(sent).size).toBe(sent.length);
+    expect(t.held).toEqual([{ topic: 'in', partition: 1, offset: '21', code: 'INVALID_RECORD' }]);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'partition-held', partition: 1, offset: '21' }));
+    expect(driver.held).toEqual(['in:1']);
+    // Partition 1 commits up to the held record only; later records of it are not taken meanwhile.
+    expect(driver.commits.flat()).toContainEqual({ topic: 'in', partition: 1, offset: 21n });
+    await fetch([rec(1, 21), rec(1, 23)]);
+    expect(batches).toHaveLength(1);
+  });
+
+  it('retries the held output with backoff; once accepted, commits it and reads the partition again after it', async () => {
+    const { driver, batches, events, t, fetch } = await setup();
+    let refusing = true;
+    driver.onSend = (m) => (refusing && m.some((x) => x.kind === 'dead-letter') ? refused('TOPIC_AUTHORIZATION_FAILED') : undefined);
+    const r = [rec(2, 40)];
+    const done = fetch(r);
+    void batches[0]!.ack([dead(r[0]!)]);
+    await done;
+    expect(t.held).toHaveLength(1);
+    refusing = false;
+    // The first retry comes after about a second (backoff from 1 s).
+    for (let i = 0; i < 40 && t.held.length > 0; i++) await new Promise((res) => setTimeout(res, 100));
+    expect(t.held).toEqual([]);
+    expect(driver.sends.flatMap(ids)).toEqual(['d2-40']);
+    expect(driver.commits.flat()).toContainEqual({ topic: 'in', partition: 2, offset: 41n });
+    expect(driver.rewinds).toEqual([{ topic: 'in', partition: 2, offset: 41n }]);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'partition-released', partition: 2 }));
+  });
+
+  it('exactly-once: the refused transaction is aborted and redone per partition; only the refused record is held', async () => {
+    const { driver, batches, t, fetch } = await setup('exactly-once');
+    driver.onTransaction = (m) => (m.some((x) => x.kind === 'dead-letter') ? refused('MESSAGE_TOO_LARGE') : undefined);
+    const r = [rec(0, 1), rec(0, 2), rec(3, 7), rec(3, 8), rec(3, 9)];
+    const done = fetch(r);
+    void batches[0]!.ack([event(r[0]!), event(r[1]!), event(r[2]!), dead(r[3]!), event(r[4]!)]);
+    await done;
+    const committed = driver.transactions.flatMap((x) => ids(x.messages));
+    expect(committed.sort()).toEqual(['e0-1', 'e0-2', 'e3-7']);
+    expect(driver.groupOffsets).toEqual(new Map([['in:0', 3n], ['in:3', 8n]]));
+    expect(t.held).toEqual([{ topic: 'in', partition: 3, offset: '8', code: 'MESSAGE_TOO_LARGE' }]);
+  });
+});
+
+describe('transport: failures of the broker', () => {
+  it('at-least-once waits out a transient failure and sends again', async () => {
+    const { driver, batches, fetch } = await setup();
+    let failures = 2;
+    driver.onSend = () => (failures-- > 0 ? transient() : undefined);
+    const r = [rec(0, 1)];
+    const done = fetch(r);
+    void batches[0]!.ack(r.map(event));
+    await done;
+    expect(driver.sends.flatMap(ids)).toEqual(['e0-1']);
+  });
+
+  it('exactly-once: a transaction that failed but committed (outcome unknown) is settled and read back, not redone', async () => {
+    const { driver, batches, fetch } = await setup('exactly-once');
+    driver.commitThenThrow = true;
+    driver.onTransaction = () => (driver.commitThenThrow ? transient() : undefined);
+    const r = [rec(1, 4), rec(1, 5)];
+    const done = fetch(r);
+    void batches[0]!.ack(r.map(event));
+    await done;
+    expect(driver.renewed).toBe(1);
+    expect(driver.transactions).toHaveLength(1);
+    expect(driver.groupOffsets.get('in:1')).toBe(6n);
+  });
+
+  it('exactly-once: a transaction aborted by a rebalance (ILLEGAL_GENERATION) drops its records, to be read again', async () => {
+    const { driver, batches, events, fetch } = await setup('exactly-once');
+    driver.onTransaction = () => refused('ILLEGAL_GENERATION');
+    const r = [rec(0, 1)];
+    const done = await Promise.all([fetch(r), batches[0]!.ack(r.map(event))]);
+    expect(done[0].size).toBe(0);
+    expect(driver.transactions).toEqual([]);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringContaining('rebalance') }));
+  });
+
+  it('a fenced producer is fatal', async () => {
+    const { driver, batches, events, fetch } = await setup('exactly-once');
+    driver.onTransaction = () => refused('INVALID_PRODUCER_EPOCH');
+    const r = [rec(0, 1)];
+    void fetch(r);
+    void batches[0]!.ack(r.map(event));
+    await settle();
+    expect(events.find((e) => e.type === 'fatal')).toBeDefined();
+  });
+});
+
+describe('transport: rebalances, release, backpressure, stop', () => {
+  it('drops what was handed out under the previous generation instead of publishing it', async () => {
+    const { driver, batches, events, fetch } = await setup();
+    const r = [rec(0, 1)];
+    const done = fetch(r);
+    driver.handlers.assigned([{ topic: 'in', partitions: [1] }]);
+    void batches[0]!.ack(r.map(event));
+    expect((await done).size).toBe(0);
+    expect(driver.sends).toEqual([]);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'dropped', records: 1 }));
+  });
+
+  it('before a rejoin, waits for in-flight work to be published and committed', async () => {
+    const { driver, batches, fetch } = await setup();
+    const r = [rec(0, 1)];
+    void fetch(r);
+    let rejoined = false;
+    const rejoin = driver.handlers.rejoining().then(() => (rejoined = true));
+    await settle();
+    expect(rejoined).toBe(false);
+    void batches[0]!.ack(r.map(event));
+    await rejoin;
+    expect(driver.commits.flat()).toEqual([{ topic: 'in', partition: 0, offset: 2n }]);
+    // Records arriving while the member rejoins are not taken: they are read again under the new generation.
+    await fetch([rec(0, 2)]);
+    expect(batches).toHaveLength(1);
+  });
+
+  it('release(): nothing of the records is published, and their partition is held there', async () => {
+    const { driver, batches, t, fetch } = await setup();
+    const r = [rec(2, 9)];
+    const done = fetch(r);
+    const later = fetch([rec(2, 10)]);
+    batches[0]!.release(new Error('model gave up'));
+    await done;
+    void batches[1]?.ack([event(rec(2, 10))]);
+    await Promise.race([later, settle()]);
+    expect(driver.sends).toEqual([]);
+    expect(driver.commits).toEqual([]);
+    expect(t.held).toEqual([{ topic: 'in', partition: 2, offset: '9', code: 'NOT_SCORED' }]);
+  });
+
+  it('pauses fetching at MAX_INFLIGHT_MESSAGES and resumes below half', async () => {
+    const { driver, batches, t, fetch } = await setup('at-least-once', { maxInFlight: 4 });
+    const r = [rec(0, 1), rec(0, 2), rec(0, 3), rec(0, 4)];
+    const done = fetch(r);
+    expect(t.inFlight).toBe(4);
+    expect(driver.paused).toBe(true);
+    void batches[0]!.ack(r.map(event));
+    await done;
+    expect(t.inFlight).toBe(0);
+    expect(driver.paused).toBe(false);
+  });
+
+  it('stop() publishes and commits what is in flight before leaving the group', async () => {
+    const { driver, batches, t, fetch } = await setup();
+    const r = [rec(1, 3)];
+    void fetch(r);
+    const stopping = t.stop(5_000);
+    await settle();
+    expect(driver.stopped).toBe(false);
+    void batches[0]!.ack(r.map(event));
+    await stopping;
+    expect(driver.sends.flatMap(ids)).toEqual(['e1-3']);
+    expect(driver.commits.flat()).toEqual([{ topic: 'in', partition: 1, offset: 4n }]);
+    expect(driver.stopped).toBe(true);
+  });
+
+  it('stop() gives up waiting after its timeout: the records are left for re-delivery', async () => {
+    const { driver, t, fetch } = await setup();
+    void fetch([rec(1, 3)]);
+    await t.stop(50);
+    expect(driver.sends).toEqual([]);
+    expect(driver.commits).toEqual([]);
+    expect(driver.stopped).toBe(true);
+  });
+});

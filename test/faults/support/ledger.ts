@@ -4,6 +4,7 @@
 // dead letter. Counts live in typed arrays indexed by the id's number, so a 1,000,000-message
 // scenario costs a few MB here, not a Map of a million strings.
 import type { IHeaders, Kafka, Message } from 'kafkajs';
+import { readToEnd } from '../../support/end-offsets.js';
 import { createProducer } from '../../support/kafka.js';
 
 /** One input: its value, key and headers exactly as sent, and what should become of it. */
@@ -194,43 +195,23 @@ export async function waitWritten(kafka: Kafka, topics: string[], above: number,
 }
 
 /**
- * Reads the output and dead-letter topics from the beginning (read_committed: aborted
- * transactions are skipped) and counts every id into the ledger. Stops when every id has been seen
- * and nothing new arrived for `quietMs` (everything was written before reading began, so a quiet
- * consumer is at the end), or after `timeoutMs` with whatever it has.
+ * Reads the output and dead-letter topics (read_committed: aborted transactions are skipped) and
+ * counts every id into the ledger. It reads each partition to its end offset, not until the topics
+ * go quiet: it first waits until no transaction is open (the last stable offset equals the high
+ * watermark, so a transaction a killed scorer left open is decided), then reads every partition up to
+ * that end (test/support/end-offsets.ts). Rejects, naming the partitions, if that is not done within
+ * `timeoutMs`. Call it once every writer has stopped.
  */
-export async function readBack(kafka: Kafka, t: { output: string; dlq: string }, ledger: Ledger, opts: { timeoutMs?: number; quietMs?: number } = {}): Promise<void> {
-  const { timeoutMs = 180_000, quietMs = 3_000 } = opts;
-  const consumer = kafka.consumer({
-    groupId: `${t.output}.readback.${Date.now()}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: 200,
-    // Big fetches: a million events is ~400 MB to read back; the poison DLQ holds a 10 MB value.
-    maxBytes: 64 << 20,
-    maxBytesPerPartition: 16 << 20,
-  });
-  let lastAt = Date.now();
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [t.output, t.dlq], fromBeginning: true });
-    await consumer.run({
-      partitionsConsumedConcurrently: 8,
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          if (batch.topic === t.output) ledger.countOut(eventId(m.value));
-          else ledger.countDlq(deadLetterId(m.headers, m.value), header(m.headers, 'x-error-code'));
-        }
-        lastAt = Date.now();
-      },
-    });
-    const began = Date.now();
-    while (Date.now() - began < timeoutMs) {
-      if (ledger.complete && Date.now() - lastAt >= quietMs) return;
-      await sleep(200);
-    }
-  } finally {
-    await consumer.disconnect();
-  }
+export async function readBack(kafka: Kafka, t: { output: string; dlq: string }, ledger: Ledger, opts: { timeoutMs?: number } = {}): Promise<void> {
+  await readToEnd(
+    kafka,
+    [t.output, t.dlq],
+    (topic, _partition, m) => {
+      if (topic === t.output) ledger.countOut(eventId(m.value));
+      else ledger.countDlq(deadLetterId(m.headers, m.value), header(m.headers, 'x-error-code'));
+    },
+    { isolation: 'read_committed', waitForStable: true, timeoutMs: opts.timeoutMs ?? 180_000 },
+  );
 }
 
 function header(headers: IHeaders | undefined, name: string): string | undefined {

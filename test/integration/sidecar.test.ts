@@ -5,8 +5,11 @@
 // The first describe block is one story in order (before the scorer, with it, after it), because
 // the expensive parts (scorer model load, Prometheus) are started once; vitest runs a file's tests
 // in order.
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { createLagReader } from '@sentiment-stream/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka, createProducer, createTopic, kafkaBrokers, uniqueGroup, uniqueTopic } from '../support/kafka.js';
 import { SYNTHETIC_METRICS, exposedNames, metricNames, startPrometheus, total, type PrometheusProcess } from '../support/prometheus.js';
@@ -17,14 +20,34 @@ import { eventually } from '../support/eventually.js';
 const repo = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const RULE_FILES = [repo('deploy/prometheus/rules/recording.yml'), repo('deploy/prometheus/rules/alerts.yml')];
 const DASHBOARD = repo('deploy/grafana/dashboards/sentiment-stream.json');
+const HELM_TEST_SCRIPT = repo('helm/sentiment-stream/files/tests/sidecar-check.mjs');
 const JOB = 'sentiment-stream';
+/** The sidecar's drain estimate for a backlog with no progress (DRAIN_MAX_SECONDS as set below). */
+const DRAIN_MAX = 3600;
+
+/**
+ * The chart's `helm test` script, run as its pod runs it (`node --input-type=module -e <script>`),
+ * against a sidecar here instead of the metrics Service.
+ */
+async function helmTest(env: Record<string, string>): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', readFileSync(HELM_TEST_SCRIPT, 'utf8')], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      timeout: 60_000,
+    });
+    return { code: 0, output: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, output: (e.stdout ?? '') + (e.stderr ?? '') };
+  }
+}
 
 const kafka = createKafka('sidecar-suite');
 
 /** The built CLI's `sidecar`, with its port; stopped by the caller. */
 async function startSidecarProcess(env: Record<string, string>) {
   const port = await freePort();
-  const proc = spawnCli(['sidecar'], { KAFKA_BROKERS: kafkaBrokers().join(','), METRICS_HOST: '127.0.0.1', METRICS_PORT: String(port), LOG_LEVEL: 'warn', ...env }, port);
+  const proc = spawnCli(['sidecar'], { KAFKA_BROKERS: kafkaBrokers().join(','), METRICS_HOST: '127.0.0.1', METRICS_PORT: String(port), LOG_LEVEL: 'info', ...env }, port);
   const base = `http://127.0.0.1:${port}`;
   // /healthz answers as soon as the process listens; it depends on neither the scorer nor Kafka.
   const deadline = Date.now() + 30_000;
@@ -81,6 +104,9 @@ describe('metrics sidecar beside the scorer, scraped by Prometheus', () => {
       GROUP_ID: t.group,
       SCORER_STATUS_URL: `http://127.0.0.1:${scorerPort}`,
       LAG_INTERVAL_MS: '1000',
+      // The shortest window (two reads), so the estimate exists within seconds here.
+      DRAIN_WINDOW_MS: '2000',
+      DRAIN_MAX_SECONDS: String(DRAIN_MAX),
     });
     prometheus = await startPrometheus({ job: JOB, targets: [`127.0.0.1:${sidecar.port}`], intervalSeconds: 1, ruleFiles: RULE_FILES });
   });
@@ -103,13 +129,23 @@ describe('metrics sidecar beside the scorer, scraped by Prometheus', () => {
     await prometheus.waitFor(`sum(kafka_topic_partition_current_offset{topic="${t.input}"})`, (s) => total(s) === GOOD + BAD.length);
     await prometheus.waitFor('sentiment_scorer_up', (s) => s.length === 1 && s[0]!.value === 0);
 
+    // Lag and no consumer: no progress over the window, so the drain estimate is the cap, finite.
+    const drain = await prometheus.waitFor(`sentiment_consumergroup_drain_seconds{${group}}`, (s) => s.length === 1 && s[0]!.value === DRAIN_MAX);
+    expect(drain[0]!.metric.topic).toBe(t.input);
+    expect(total(await prometheus.query(`sentiment_consumergroup_processing_rate{${group}}`))).toBe(0);
+
     const ready = await sidecar.get('/readyz');
     expect(ready.status).toBe(503);
-    const body = (await ready.json()) as { status: string; reasons: string[] };
-    expect(body.status).toBe('not ready');
-    // Kafka answers, so the scorer is the only reason.
-    expect(body.reasons).toHaveLength(1);
-    expect(body.reasons[0]).toContain(`scorer unreachable at http://127.0.0.1:${scorerPort}/status`);
+    const text = await ready.text();
+    // Kafka answers, so the scorer is the only reason, given as a fixed code: no URL, port or error
+    // text reaches the caller ...
+    expect(JSON.parse(text)).toEqual({ status: 'not ready', reasons: ['scorer-unreachable'] });
+    expect(text).not.toMatch(new RegExp(`127\\.0\\.0\\.1|${scorerPort}|ECONNREFUSED|http`));
+    // ... the details go to the sidecar's log instead.
+    await eventually(async () => expect(sidecar.proc.output()).toContain(`scorer unreachable at http://127.0.0.1:${scorerPort}/status: ECONNREFUSED`));
+    // The scorer container's probes through the sidecar say the same.
+    expect([(await sidecar.get('/scorer/livez')).status, await (await sidecar.get('/scorer/livez')).json()]).toEqual([503, { status: 'not live', reasons: ['scorer-unreachable'] }]);
+    expect((await sidecar.get('/scorer/readyz')).status).toBe(503);
   });
 
   it("scorer running: its counts reach Prometheus through the sidecar, lag drains to 0, /readyz is 200", async () => {
@@ -129,8 +165,14 @@ describe('metrics sidecar beside the scorer, scraped by Prometheus', () => {
     expect((await prometheus.query(`kafka_consumergroup_lag{${group}}`)).length).toBe(PARTITIONS);
     await prometheus.waitFor('sentiment_scorer_up', (s) => s.length === 1 && s[0]!.value === 1);
 
+    // Caught up: nothing to drain. On the way the group committed offsets, which the processing rate saw.
+    await prometheus.waitFor(`sentiment_consumergroup_drain_seconds{${group}}`, (s) => total(s) === 0);
+    await prometheus.waitFor(`max_over_time(sentiment_consumergroup_processing_rate{${group}}[5m])`, (s) => s.length === 1 && s[0]!.value > 0);
+    expect((await prometheus.query(`max_over_time(sentiment_consumergroup_drain_seconds{${group}}[5m])`))[0]?.value).toBe(DRAIN_MAX);
+
     // The recording rules evaluate over the scraped data (every second here).
     await prometheus.waitFor(`job_consumergroup:kafka_consumergroup_lag:sum{${group}}`, (s) => total(s) === 0);
+    await prometheus.waitFor(`job_consumergroup_topic:sentiment_consumergroup_drain_seconds:max{${group}}`, (s) => total(s) === 0);
     await prometheus.waitFor(`job:sentiment_dead_letters_per_consumed:ratio_rate5m{job="${JOB}"}`, (s) => s.length === 1 && s[0]!.value > 0);
 
     const ready = await eventually(async () => {
@@ -139,6 +181,21 @@ describe('metrics sidecar beside the scorer, scraped by Prometheus', () => {
       return res;
     });
     expect(await ready.json()).toEqual({ status: 'ready' });
+    // The scorer container's probes, answered from the real scorer's /status.
+    expect([(await sidecar.get('/scorer/readyz')).status, await (await sidecar.get('/scorer/readyz')).json()]).toEqual([200, { status: 'ready' }]);
+    expect([(await sidecar.get('/scorer/livez')).status, await (await sidecar.get('/scorer/livez')).json()]).toEqual([200, { status: 'live' }]);
+    // The recovery is logged once.
+    expect(sidecar.proc.output()).toContain('/readyz passes again');
+
+    // The chart's `helm test` passes against this pod's sidecar.
+    const check = await helmTest({ SIDECAR_URL: sidecar.base, GROUP_ID: t.group, INPUT_TOPICS: t.input, TIMEOUT_MS: '30000' });
+    expect(check, check.output).toMatchObject({ code: 0 });
+    expect(check.output).toContain(`ok ${sidecar.base}/readyz`);
+    expect(check.output).toContain(`ok ${sidecar.base}/metrics`);
+    // ... and fails when the release's group or topics are not what the sidecar reports.
+    const wrong = await helmTest({ SIDECAR_URL: sidecar.base, GROUP_ID: 'another-group', INPUT_TOPICS: t.input, TIMEOUT_MS: '1' });
+    expect(wrong.code, wrong.output).toBe(1);
+    expect(wrong.output).toContain(`FAIL ${sidecar.base}/metrics: missing kafka_consumergroup_lag_sum for group another-group, topic ${t.input}`);
   });
 
   it('every metric the dashboard and the rules query is in a live scrape, and every dashboard query returns data', async () => {
@@ -204,12 +261,65 @@ describe('metrics sidecar beside the scorer, scraped by Prometheus', () => {
 
     const ready = await sidecar.get('/readyz');
     expect(ready.status).toBe(503);
-    const body = (await ready.json()) as { reasons: string[] };
-    expect(body.reasons.join('; ')).toContain('scorer unreachable');
+    expect(await ready.json()).toEqual({ status: 'not ready', reasons: ['scorer-unreachable'] });
+    // A stopped scorer is not live: the kubelet would restart the container (it has exited anyway).
+    expect((await sidecar.get('/scorer/livez')).status).toBe(503);
 
     // Prometheus tells "scorer down" from "pod down": the target stays up.
     await prometheus.waitFor('sentiment_scorer_up', (s) => s.length === 1 && s[0]!.value === 0);
     expect((await prometheus.query(`up{job="${JOB}"}`))[0]?.value).toBe(1);
+
+    // `helm test` fails, saying why (without the scorer's address).
+    const check = await helmTest({ SIDECAR_URL: sidecar.base, GROUP_ID: t.group, INPUT_TOPICS: t.input, TIMEOUT_MS: '1' });
+    expect(check.code, check.output).toBe(1);
+    expect(check.output).toContain(`FAIL ${sidecar.base}/readyz: HTTP 503 {"status":"not ready","reasons":["scorer-unreachable"]}`);
+  });
+});
+
+describe('transaction markers (the lag arithmetic adds none back)', () => {
+  it('a group committed past the marker that ends a transaction reads lag 0; last record + 1 leaves the marker as lag 1', async () => {
+    const topic = uniqueTopic('sidecar-tx');
+    const group = uniqueGroup('sidecar-tx');
+    await createTopic(kafka, topic, 2);
+    // A transactional producer upstream: 5 records per partition in one committed transaction, so
+    // each partition holds offsets 0-4 and the commit marker at 5; high watermark 6.
+    const producer = createProducer(kafka, { transactionalId: `${topic}-tx`, idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const tx = await producer.transaction();
+    await tx.send({ topic, messages: [0, 1].flatMap((partition) => [0, 1, 2, 3, 4].map((i) => ({ partition, key: `k${i}`, value: `v${i}` }))) });
+    await tx.commit();
+    await producer.disconnect();
+
+    const admin = kafka.admin();
+    await admin.connect();
+    const reader = createLagReader(kafka, group, [topic], { timeoutMs: 10_000, drain: { windowMs: 1_000, maxSeconds: DRAIN_MAX } });
+    try {
+      // The coordinator writes the markers after it acknowledges the commit: until then the last
+      // stable offset (what read_committed ListOffsets returns) stays at the transaction's start.
+      await eventually(async () => expect((await admin.fetchTopicOffsets(topic)).map((m) => m.high)).toEqual(['6', '6']));
+      // Partition 0 committed where a read_committed consumer's position is after the batch (past
+      // the marker); partition 1 where a consumer that commits its last record + 1 would.
+      await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '6' }, { partition: 1, offset: '5' }] });
+      const first = await eventually(async () => {
+        const r = await reader.read();
+        expect(r.partitions.map((p) => [p.partition, p.lag])).toEqual([
+          [0, 0],
+          [1, 1],
+        ]);
+        return r;
+      });
+      expect(first.totals.get(topic)).toBe(1);
+
+      // The idle group committed past every marker: lag 0, and so nothing to drain.
+      await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 1, offset: '6' }] });
+      await new Promise((r) => setTimeout(r, 1_100)); // one drain window after the first read
+      const idle = await reader.read();
+      expect(idle.totals.get(topic)).toBe(0);
+      expect(idle.drain?.get(topic)).toMatchObject({ lag: 0, seconds: 0 });
+    } finally {
+      await reader.close();
+      await admin.disconnect();
+    }
   });
 });
 
@@ -218,14 +328,16 @@ describe('metrics sidecar on its own', () => {
     const sidecar = await startSidecarProcess({ KAFKA_BROKERS: '127.0.0.1:1', INPUT_TOPICS: 'nowhere', LAG_INTERVAL_MS: '1000', SCORER_STATUS_URL: `http://127.0.0.1:${await freePort()}` });
     try {
       expect(await (await sidecar.get('/healthz')).json()).toEqual({ status: 'ok' });
-      const body = await eventually(async () => {
+      await eventually(async () => {
         const res = await sidecar.get('/readyz');
         expect(res.status).toBe(503);
-        const b = (await res.json()) as { reasons: string[] };
-        expect(b.reasons.join('; ')).toMatch(/no successful consumer-lag read yet: .+/);
-        return b;
+        expect(await res.json()).toEqual({ status: 'not ready', reasons: ['scorer-unreachable', 'lag-never-read'] });
       });
-      expect(body.reasons).toHaveLength(2);
+      // The Kafka error is in the log, never in the answer.
+      await eventually(async () => {
+        await sidecar.get('/readyz');
+        expect(sidecar.proc.output()).toMatch(/"\/readyz fails: [^\n]*no successful consumer-lag read yet: [^\n]+/);
+      });
       await eventually(async () => {
         const page = await (await sidecar.get('/metrics')).text();
         expect(Number(/^sentiment_lag_read_failures_total (\d+)/m.exec(page)?.[1])).toBeGreaterThanOrEqual(1);

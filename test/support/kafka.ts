@@ -10,6 +10,7 @@ import {
   type ProducerConfig,
 } from 'kafkajs';
 import { inject } from 'vitest';
+import { eventually } from './eventually.js';
 
 /** host:port list of the broker the suite runs against. */
 export function kafkaBrokers(): string[] {
@@ -79,21 +80,32 @@ export async function createTopic(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const created = await admin.createTopics({
-      topics: [
-        {
-          topic,
-          numPartitions: partitions,
-          replicationFactor: 1,
-          configEntries: Object.entries(configEntries).map(([name, value]) => ({ name, value })),
-        },
-      ],
-      waitForLeaders: true,
-    });
+    let created: boolean;
+    try {
+      created = await admin.createTopics({
+        topics: [
+          {
+            topic,
+            numPartitions: partitions,
+            replicationFactor: 1,
+            configEntries: Object.entries(configEntries).map(([name, value]) => ({ name, value })),
+          },
+        ],
+        waitForLeaders: true,
+      });
+    } catch (err) {
+      // On a loaded machine the broker can answer waitForLeaders' metadata request before the new
+      // topic is in its metadata cache; kafkajs retries LEADER_NOT_AVAILABLE only. The topic was
+      // created, so wait for its leaders below instead of failing the suite.
+      if ((err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
+      created = true;
+    }
     if (!created) throw new Error(`topic ${topic} already exists (topic names should come from uniqueTopic)`);
-    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-    const found = topics[0]?.partitions.filter((p) => p.leader >= 0).length ?? 0;
-    if (found !== partitions) throw new Error(`topic ${topic}: ${found} of ${partitions} partitions have a leader`);
+    await eventually(async () => {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      const found = topics[0]?.partitions.filter((p) => p.leader >= 0).length ?? 0;
+      if (found !== partitions) throw new Error(`topic ${topic}: ${found} of ${partitions} partitions have a leader`);
+    });
   } finally {
     await admin.disconnect();
   }

@@ -58,7 +58,7 @@ const cases = {
       metricsFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }],
     },
   },
-  'no-extras': { networkPolicy: { enabled: false }, tests: { enabled: false } },
+  'no-extras': { networkPolicy: { enabled: false }, tests: { enabled: false }, kafka: { client: 'kafkajs' } },
   'slow-drain': { scorer: { shutdownTimeoutMs: 120_500 } },
 };
 type CaseName = keyof typeof cases;
@@ -74,7 +74,7 @@ interface Container {
   name: string;
   image: string;
   args?: string[];
-  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } } }[];
   envFrom?: { configMapRef?: { name: string } }[];
   ports?: { name: string; containerPort: number }[];
   command?: string[];
@@ -316,6 +316,19 @@ describe('configuration', () => {
     expect(cm.KAFKA_BROKERS).toBe('b-1.kafka.internal:9096,b-2.kafka.internal:9096');
     expect(cm.KAFKA_SSL_CA_FILE).toMatch(/^\/var\/run\/secrets\//);
     expect(Object.values(cm).join('\n')).not.toMatch(/pass/i);
+  });
+
+  it('gives each scorer its pod name as GROUP_INSTANCE_ID (static membership), except with kafkajs, which has none', () => {
+    const env = (name: CaseName) => Object.fromEntries((container(name, 'scorer').env ?? []).map((e) => [e.name, e]));
+    expect(configMap('default').KAFKA_CLIENT).toBe('platformatic');
+    expect(env('default').GROUP_INSTANCE_ID?.valueFrom?.fieldRef).toEqual({ fieldPath: 'metadata.name' });
+    // Per pod, so never in the shared ConfigMap; the sidecar has no use for it.
+    expect(configMap('default').GROUP_INSTANCE_ID).toBeUndefined();
+    expect(Object.keys(env('default'))).not.toContain('TRANSACTIONAL_ID');
+    expect((container('default', 'metrics-sidecar').env ?? []).map((e) => e.name)).not.toContain('GROUP_INSTANCE_ID');
+    // The scorer refuses GROUP_INSTANCE_ID with KAFKA_CLIENT=kafkajs.
+    expect(configMap('no-extras').KAFKA_CLIENT).toBe('kafkajs');
+    expect(env('no-extras').GROUP_INSTANCE_ID).toBeUndefined();
   });
 
   it('rolls the pods when the configuration changes', () => {

@@ -1,5 +1,5 @@
 // Model-only CPU throughput of one or more model folders with onnxruntime-node.
-//   node training/throughput.mjs [--threads 2] [--texts FILE.tsv] DIR [DIR...]
+//   node training/throughput.mjs [--threads 2] [--batches 64,128,256] [--texts FILE.tsv] DIR [DIR...]
 // Texts: TweetEval dev tweets (typical tweet length), tokenized once up front;
 // only session.run is timed (wall clock and process CPU time). Two padding modes per batch size:
 //   "longest":    padded to the longest text in the batch;
@@ -12,12 +12,14 @@ import { AutoTokenizer, env } from '@xenova/transformers';
 
 const args = process.argv.slice(2);
 let threads = 2;
+let batches = [64, 128, 256];
 let textsFile = path.resolve(process.env.DATA_DIR ?? path.join(import.meta.dirname, '../../shared/datasets'),
   'tweeteval-sentiment/dev.tsv');
 const dirs = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--threads') threads = Number(args[++i]);
   else if (args[i] === '--texts') textsFile = args[++i];
+  else if (args[i] === '--batches') batches = args[++i].split(',').map(Number);
   else dirs.push(path.resolve(args[i]));
 }
 if (!dirs.length) { console.error('usage: node throughput.mjs [--threads N] [--texts F.tsv] DIR...'); process.exit(2); }
@@ -35,7 +37,7 @@ for (const dir of dirs) {
     { intraOpNumThreads: threads, interOpNumThreads: 1 });
   const lens = texts.map((t) => tok(t, { truncation: true, max_length: config.max_length }).input_ids.size);
   const meanLen = lens.reduce((a, b) => a + b, 0) / lens.length;
-  for (const batch of [64, 128, 256]) {
+  for (const batch of batches) {
     for (const mode of ['longest', 'max_length']) {
       const feeds = [];
       for (let i = 0; i + batch <= texts.length; i += batch) {
@@ -56,7 +58,7 @@ for (const dir of dirs) {
       // On a shared machine wall time depends on the neighbours' load; with one
       // intra-op thread, CPU time per text is the more stable figure.
       const cpuSec = (cu.user + cu.system) / 1e6;
-      const r = { model_dir: path.relative(process.cwd(), dir), model: config.name, cell: config.hyperparameters.cell, batch, padding: mode,
+      const r = { model_dir: path.relative(process.cwd(), dir), model: config.name, cell: config.hyperparameters?.cell ?? 'transformer', batch, padding: mode,
         seq_len: mode === 'longest' ? 'longest in batch' : config.max_length,
         texts_per_s: Math.round(n / sec), texts_per_cpu_s: Math.round(n / cpuSec), ms_per_batch: +(1000 * sec / (n / batch)).toFixed(2),
         threads, mean_tokens: +meanLen.toFixed(1), onnx_mb: +(fs.statSync(path.join(dir, 'model.onnx')).size / 1e6).toFixed(2) };

@@ -52,9 +52,10 @@ echo "== [1/8] data ($DATA_DIR)" >&2
 
 if [ "$distil" = 1 ]; then
   echo "== [2/8] teacher $TEACHER and the transfer set it labels" >&2
-  TEACHER_DIR="$REPO/models/$TEACHER"
+  TEACHER_DIR="${TEACHER_DIR:-$REPO/models/$TEACHER}"   # env TEACHER_DIR: another teacher folder
   if [ ! -f "$TEACHER_DIR/config.json" ]; then bash "$HERE/train-teacher.sh" "$TEACHER"; fi
-  "$PY" augment.py "$WORK" --model "$MODEL" --per-text "$PER_TEXT"
+  # env PER_TEXT_OVERRIDE / AUGMENT_ARGS: a smaller transfer set for a smoke run
+  "$PY" augment.py "$WORK" --model "$MODEL" --per-text "${PER_TEXT_OVERRIDE:-$PER_TEXT}" ${AUGMENT_ARGS:-}
   node teacher-logits.mjs "$TEACHER_DIR" "$WORK/transfer.txt" "$WORK/teacher_logits.f32"
   "$PY" -c "import numpy as np, sys; n = len(open(sys.argv[1]).read().splitlines()); a = np.fromfile(sys.argv[2], dtype='<f4'); np.save(sys.argv[3], a.reshape(n, -1))" \
     "$WORK/transfer.gold" "$WORK/teacher_logits.f32" "$WORK/teacher_logits.npy"

@@ -26,7 +26,7 @@ CLI := node services/cli/dist/main.js
 REPORTS := .cache/test-reports
 VITEST_REPORT = --reporter=default --reporter=json --outputFile.json=$(REPORTS)/$(1).json
 
-.PHONY: help install build lint test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train demo docs helm-check helm-sync bench test-faults clean
+.PHONY: help install build lint test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train train-int8 demo docs helm-check helm-sync bench test-faults clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -79,8 +79,11 @@ kafka-down: ## stop the broker kafka-up started
 train-deps: ## install Debian's PyTorch and friends for training
 	bash training/install-deps.sh
 
-train: train-deps build ## train, export and package a model: make train MODEL=sst2-bilstm|tweeteval-bilstm
+train: train-deps build ## build a shipped model: make train MODEL=sst2-bilstm|tweeteval-bilstm|sst2-minilm|tweeteval-minilm (a BiLSTM trains its MiniLM teacher first if missing; ~1-2 h on 2 cores, resumable)
 	bash training/train.sh $(MODEL) $(ARGS)
+
+train-int8: build ## the int8-LSTM option of a shipped BiLSTM: make train-int8 MODEL=sst2-bilstm -> models/options/sst2-bilstm-int8
+	bash training/int8-option.sh $(MODEL)
 
 demo: build ## run the whole service on a local broker with sample texts; Ctrl-C stops everything
 	$(WITH_BROKER) $(CLI) demo

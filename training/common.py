@@ -16,7 +16,9 @@ NODE_MODULES = os.path.join(REPO_DIR, "node_modules")
 # config.json and every event the scorer publishes: bump it whenever the recipe changes.
 DATASETS = {
     "sst2-bilstm": {
-        "version": "1.1.0",   # 1.0.0: 3-model ensemble, 3 epochs; 1.1.0: one model, 5 epochs + EMA
+        # 1.0.0: 3-model ensemble, 3 epochs; 1.1.0: one model, 5 epochs + EMA;
+        # 2.0.0: distilled from sst2-minilm over an augmented transfer set, emoji names, long texts in windows
+        "version": "2.0.0",
         "dataset": "sst2",
         "train": "sst2/train.tsv",
         "dev": "sst2/dev.tsv",
@@ -24,7 +26,8 @@ DATASETS = {
         "text_column": "sentence",
     },
     "tweeteval-bilstm": {
-        "version": "1.0.0",
+        # 2.0.0: distilled from tweeteval-minilm over an augmented transfer set, emoji names, windows
+        "version": "2.0.0",
         "dataset": "tweeteval-sentiment",
         "train": "tweeteval-sentiment/train.tsv",
         "dev": "tweeteval-sentiment/dev.tsv",

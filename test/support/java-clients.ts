@@ -65,6 +65,11 @@ function readTools(dir: string, built: boolean, ms: number): JavaTools | undefin
   return { dir, classpath: [join(dir, 'classes'), ...deps].join(':'), toolsJar: join(dir, 'tools', tools), built, ms };
 }
 
+/** Where the build for the current sources lives (.cache/interop/<hash>), built or not. */
+export function javaToolsDir(): string {
+  return join(CACHE, sourceHash());
+}
+
 let toolsPromise: Promise<JavaTools> | undefined;
 
 /**
@@ -74,7 +79,7 @@ let toolsPromise: Promise<JavaTools> | undefined;
 export function ensureJavaTools(): Promise<JavaTools> {
   toolsPromise ??= (async () => {
     const began = Date.now();
-    const dir = join(CACHE, sourceHash());
+    const dir = javaToolsDir();
     const cached = readTools(dir, false, 0);
     if (cached) return { ...cached, ms: Date.now() - began };
     mkdirSync(CACHE, { recursive: true });

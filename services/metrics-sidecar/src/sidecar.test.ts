@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseScorerStatus, readiness, scorerLiveness, scorerReadiness, type ScorerStatus } from './sidecar.js';
+import { parseScorerStatus, probeLogger, readiness, scorerLiveness, scorerReadiness, type ScorerStatus } from './sidecar.js';
 
 const now = 1_000_000;
 const staleMs = 45_000;
@@ -76,5 +76,27 @@ describe('parsing the scorer’s /status', () => {
     expect(s.reachable === false && s.detail).toContain(detail);
     expect(scorerReadiness(s).ok).toBe(false);
     expect(scorerLiveness(s).reasons).toEqual(['scorer-bad-status']);
+  });
+});
+
+describe('probe logging', () => {
+  it('logs the details once per change of the failure and once on recovery, not once per probe call', () => {
+    const lines: [string, string][] = [];
+    const rec = (level: string) => (_obj: object, msg?: string) => void lines.push([level, msg ?? '']);
+    const log = probeLogger({ debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error') }, '/readyz');
+    const ok = readiness(up(200, true, true), fresh, now, staleMs);
+    const scorerDown = readiness(down, fresh, now, staleMs);
+    const alsoStale = readiness(down, { lastSuccessAt: now - 60_000, lastError: 'timeout' }, now, staleMs);
+    log(ok); // healthy from the start: nothing to say
+    for (let i = 0; i < 5; i++) log(scorerDown); // the kubelet every 10 s
+    log(alsoStale);
+    log(readiness(down, { lastSuccessAt: now - 60_000, lastError: 'timeout' }, now + 30_000, staleMs)); // same details later
+    log(ok);
+    log(ok);
+    expect(lines).toEqual([
+      ['warn', `/readyz fails: scorer unreachable at ${URL_}: ECONNREFUSED`],
+      ['warn', `/readyz fails: scorer unreachable at ${URL_}: ECONNREFUSED; no successful consumer-lag read for over 45 s: timeout`],
+      ['info', '/readyz passes again'],
+    ]);
   });
 });

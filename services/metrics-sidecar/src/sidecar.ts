@@ -85,7 +85,7 @@ export function readiness(scorer: ScorerStatus, lag: LagState, now: number, stal
  * Logs a probe's failures when their details change, and its recovery: the kubelet calls every
  * 10 s, and an outage should leave one line with the details, not one per probe.
  */
-function probeLogger(logger: Logger, probe: string) {
+export function probeLogger(logger: Logger, probe: string) {
   let last = '';
   return (result: ProbeResult) => {
     const key = result.details.join('\n');

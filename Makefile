@@ -48,8 +48,17 @@ lint: install ## eslint over the whole repo
 test-unit: build ## unit tests (no broker)
 	npx vitest run --project unit $(call VITEST_REPORT,unit)
 
-test-integration: build prometheus-deps ## integration tests against a real broker (KAFKA_BROKERS, or a local one started and stopped here) and a real Prometheus
-	$(WITH_BROKER) npx vitest run --project integration $(call VITEST_REPORT,integration)
+# Every Kafka client the project ships is tested (the default first); the suites that never start a
+# scorer (plumbing, the Java tools) run once.
+KAFKA_CLIENTS := platformatic kafkajs
+CLIENT_FREE_SUITES := test/integration/plumbing.test.ts test/integration/interop-tools.test.ts
+test-integration: build prometheus-deps ## integration tests against a real broker (KAFKA_BROKERS, or a local one started and stopped here) and a real Prometheus, once per Kafka client
+	first=1; for c in $(KAFKA_CLIENTS); do \
+	  echo "== integration suite, KAFKA_CLIENT=$$c"; \
+	  excl=; [ -n "$$first" ] || for f in $(CLIENT_FREE_SUITES); do excl="$$excl --exclude $$f"; done; \
+	  KAFKA_CLIENT=$$c $(WITH_BROKER) npx vitest run --project integration $$excl $(call VITEST_REPORT,integration-$$c) || exit 1; \
+	  first=; \
+	done
 
 test-rules: ## promtool check + unit tests of the Prometheus rules (installs promtool if missing)
 	bash deploy/prometheus/check.sh
@@ -65,7 +74,7 @@ helm-sync: ## copy deploy/prometheus rules and deploy/grafana dashboards into th
 
 # Its own broker (KAFKA_BROKERS emptied): the outage scenario stops and restarts it.
 FAULTS_KAFKA_PORT ?= 49092
-test-faults: build ## fault suite: crashes, broker outage, rebalances, stalls, 1M backlog, poison (~12 min); rewrites docs/reliability.md
+test-faults: build ## fault suite on every Kafka client: crashes, broker outage, cluster failover, rebalances, stuck and dying workers, refused outputs, 1M backlog, poison; rewrites docs/reliability.md
 	KAFKA_PORT=$(FAULTS_KAFKA_PORT) KAFKA_BROKERS= $(WITH_BROKER) npx vitest run --config test/faults/vitest.config.ts $(call VITEST_REPORT,faults)
 
 test: build lint test-unit test-rules helm-check test-integration test-faults ## everything CI runs

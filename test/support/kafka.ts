@@ -9,7 +9,12 @@ import {
   type Producer,
   type ProducerConfig,
 } from 'kafkajs';
+import { registerKafkajsCodecs } from '@sentiment-stream/kafka';
 import { inject } from 'vitest';
+
+// The suites read what the scorer writes, compressed with PRODUCER_COMPRESSION (lz4 by default):
+// the test process's kafkajs gets the same snappy, lz4 and zstd decoders the scorer registers.
+registerKafkajsCodecs();
 import { eventually } from './eventually.js';
 
 /** host:port list of the broker the suite runs against. */

@@ -23,13 +23,21 @@ export interface ScorerProcess {
 }
 
 
+/**
+ * The Kafka client the suites run the scorer on: `make test-integration` and `make test-faults` run
+ * once per client with KAFKA_CLIENT set; unset, the scorer's default.
+ */
+export function clientEnv(): Record<string, string> {
+  return process.env.KAFKA_CLIENT ? { KAFKA_CLIENT: process.env.KAFKA_CLIENT } : {};
+}
+
 export async function startScorer(env: Record<string, string>): Promise<ScorerProcess> {
   const statusPort = Number(env.STATUS_PORT ?? (await freePort()));
   return spawnCli(['scorer'], { KAFKA_BROKERS: kafkaBrokers().join(','), STATUS_PORT: String(statusPort), LOG_LEVEL: 'warn', ...env }, statusPort);
 }
 
 export function spawnCli(args: string[], env: Record<string, string>, statusPort = 0): ScorerProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...clientEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

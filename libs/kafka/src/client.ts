@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import { registerKafkajsCodecs } from './codecs.js';
 import type { KafkaSettings } from './settings.js';
 
 /** The slice of a pino-style logger this package writes to. */
@@ -11,6 +12,7 @@ export interface Logger {
 }
 
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
+  registerKafkajsCodecs();
   const config: KafkaConfig = {
     clientId: settings.KAFKA_CLIENT_ID,
     brokers: settings.KAFKA_BROKERS,

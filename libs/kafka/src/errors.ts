@@ -61,11 +61,35 @@ export function kafkaErrorCodes(err: unknown): string[] {
   return out;
 }
 
+/**
+ * One line that says what went wrong: the error's message and those of its causes (a client's
+ * "Connections failed." says nothing without the TLS or SASL failure inside it), without repeats.
+ */
+export function describeKafkaError(err: unknown): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  const walk = (e: unknown, depth: number) => {
+    if (e === null || e === undefined || seen.has(e) || depth > 6) return;
+    seen.add(e);
+    const message = e instanceof Error ? e.message : typeof e === 'object' ? '' : String(e);
+    if (message && !parts.some((p) => p.includes(message))) parts.push(message.split('\n')[0]!);
+    if (typeof e !== 'object') return;
+    const o = e as Record<string, unknown>;
+    // The broker's own words (@platformatic/kafka keeps them apart from the message).
+    if (typeof o.serverErrorMessage === 'string' && !parts.includes(o.serverErrorMessage)) parts.push(o.serverErrorMessage);
+    walk(o.originalError, depth + 1);
+    walk(o.cause, depth + 1);
+    if (Array.isArray(o.errors)) for (const inner of o.errors.slice(0, 3)) walk(inner, depth + 1);
+  };
+  walk(err, 0);
+  return parts.join(': ') || String(err);
+}
+
 export function classifyKafkaError(err: unknown): KafkaErrorInfo {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = describeKafkaError(err);
   const codes = kafkaErrorCodes(err);
-  // A wrong password or mechanism does not fix itself: stop with it rather than retry for ever.
-  if (/authentication/i.test(`${(err as { name?: string })?.name ?? ''} ${(err as { code?: string })?.code ?? ''}`)) return { kind: 'fatal', code: 'SASL_AUTHENTICATION_FAILED', message };
+  // A wrong password, an unknown CA or a broker that is down all look alike from here and may all
+  // be fixed from outside (a rotated secret, a restarted broker): they are retried, not fatal.
   for (const [kind, set] of [['fatal', FATAL], ['stale', STALE], ['refused', REFUSED]] as const) {
     const code = codes.find((c) => set.has(c));
     if (code) return { kind, code, message };

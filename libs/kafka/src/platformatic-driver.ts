@@ -164,7 +164,9 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
     name: 'platformatic',
     needsDrainToRewind: true,
     async connect() {
-      await producer.metadata({ topics: o.topics });
+      // Few retries here: the transport's own retry loop reports each failure (a wrong password,
+      // an unknown CA) as not ready, and keeps trying; the clients' retries are for later.
+      await producer.metadata({ topics: o.topics, forceUpdate: true, retries: 2 });
       if (o.exactlyOnce) await registerTransactionalId(producer);
     },
     async describeTopics(topics) {

@@ -623,7 +623,7 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
         maxMs: 30_000,
         signal: stopSignal.signal,
         retriable: (err) => classifyKafkaError(err).kind === 'retriable',
-        onRetry: (err, _n, delay) => emit({ type: 'warning', message: `Kafka cannot be reached yet; retrying in ${delay} ms`, err: classifyKafkaError(err).message }),
+        onRetry: (err, _n, delay) => emit({ type: 'warning', message: `Kafka cannot be reached yet; not ready, retrying in ${delay} ms`, err: classifyKafkaError(err).message }),
       });
       topics = await driver.describeTopics([o.outputTopic, o.dlqTopic]);
       await driver.startConsuming({

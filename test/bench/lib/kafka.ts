@@ -1,5 +1,8 @@
 // Broker helpers for the benchmark (not test/support/kafka.ts: that one takes its brokers from vitest).
+import { registerKafkajsCodecs } from '@sentiment-stream/kafka';
 import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
+
+registerKafkajsCodecs();
 
 export function createKafka(brokers: string[], clientId = 'bench'): Kafka {
   // kafkajs logs retriable errors at ERROR; the bench surfaces real failures as rejections.

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { registerKafkajsCodecs } from '@sentiment-stream/kafka';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import type { Command } from '../command.js';
 import type { Io } from '../io.js';
@@ -42,6 +43,8 @@ export const command: Command = {
       return 0;
     }
     const brokers = (io.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+    // The scorer writes lz4 (PRODUCER_COMPRESSION); the demo's own kafkajs reader needs the decoder.
+    registerKafkajsCodecs();
     const kafka = new Kafka({ clientId: 'sentiment-demo', brokers, logLevel: logLevel.NOTHING });
     await createTopics(kafka);
     const say = (line: string) => io.stdout.write(`${line}\n`);

@@ -3,6 +3,7 @@
 // fits its topic: an event that satisfies the sentiment.v1 schema, or a dead letter with a code.
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { Kafka, type CloudEvent, type KafkaMessage } from 'cloudevents';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -15,8 +16,17 @@ import {
   sentimentEvent,
   sentimentV1Schema,
   type DecodeOptions,
+  type OutboundMessage,
   type SourceRecord,
 } from './index.js';
+
+/** The message as a CloudEvents reader gets it: header values decoded as UTF-8 (the SDK keeps one value per name). */
+function received(m: OutboundMessage): KafkaMessage<unknown> {
+  // A header given as an empty list is not sent at all.
+  const sent = Object.entries(m.headers).flatMap(([name, v]) => ([v].flat().length > 0 ? [[name, Buffer.from([v].flat().at(-1)!).toString('utf8')]] : []));
+  const headers = Object.fromEntries(sent) as Record<string, string>;
+  return { key: m.key?.toString('utf8') ?? '', value: m.value, headers } as KafkaMessage<unknown>;
+}
 
 const ajv = new Ajv2020({ strict: true, allErrors: true });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
@@ -35,6 +45,8 @@ const timestamp = fc.oneof(
   fc.constantFrom(-1n, 0n, 8_640_000_000_000_000n, 8_640_000_000_000_001n, -8_640_000_000_000_001n, -62_167_219_200_001n, 253_402_300_800_000n),
 ).map(String);
 const headerValue = fc.oneof(bytes(64), fc.string(), fc.array(fc.oneof(bytes(16), fc.string()), { maxLength: 3 }));
+/** Any name, and the names a CloudEvents reader looks at (an input may itself be a CloudEvent). */
+const headerName = fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('content-type', 'Content-Type', 'ce_id', 'ce_type', 'ce_specversion', 'CE_SOURCE', 'ce_x', 'traceparent'));
 const record = fc.record({
   topic: fc.constant('in'),
   partition: fc.nat(1000),
@@ -42,7 +54,7 @@ const record = fc.record({
   timestamp,
   key: fc.oneof(fc.constant(null), bytes(200)),
   value,
-  headers: fc.dictionary(fc.string({ maxLength: 20 }), headerValue, { maxKeys: 5 }),
+  headers: fc.dictionary(headerName, headerValue, { maxKeys: 5 }),
 }) as fc.Arbitrary<SourceRecord>;
 
 const options: DecodeOptions[] = [
@@ -69,6 +81,13 @@ describe('fuzzing the decode -> event path', () => {
         const fitted = fitMessage(out, r, { maxBytes, dlqTopic: 'dlq', prefixBytes: 256 });
         expect(messageBytes(fitted)).toBeLessThanOrEqual(maxBytes);
         if (fitted.kind === 'dead-letter') expect(deadLetterCodes).toContain(String(fitted.headers['x-error-code']));
+        // Whatever headers the input carried (ce_* and content-type among them), the output is a valid
+        // CloudEvent of its own type (the SDK refuses a null value, which a tombstone's dead letter has).
+        if (fitted.value !== null) {
+          const ce = Kafka.toEvent(received(fitted)) as CloudEvent<unknown>;
+          expect(ce.validate()).toBe(true);
+          expect(ce.type).toBe(fitted.kind === 'event' ? 'dev.sentiment-stream.sentiment.v1' : 'dev.sentiment-stream.dead-letter.v1');
+        }
       }),
       { numRuns: 2_000, seed: Number(process.env.FUZZ_SEED ?? 20261202) },
     );

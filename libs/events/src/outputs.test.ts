@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
-import { deadLetterMessage, eventMessage, fitMessage, messageBytes, sentimentEvent, sentimentV1Schema, type SourceRecord } from './index.js';
+import { deadLetterMessage, eventMessage, fitMessage, messageBytes, sentimentEvent, sentimentV1Schema, withTraceContext, type SourceRecord } from './index.js';
 
 const record: SourceRecord = {
   topic: 'reviews',
@@ -64,6 +64,55 @@ describe('dead letters', () => {
   it('keep a null value null', () => {
     expect(deadLetterMessage('dlq', { ...record, value: null }, 'NULL_VALUE', 'tombstone').value).toBeNull();
   });
+
+  it("move the input's content-type and ce_* headers aside, as x-source-<name>, for their own", () => {
+    const cloudEvent = { ...record, headers: { ...record.headers, 'Content-Type': 'application/cloudevents+json', ce_id: 'upstream-1', ce_myext: 'v' } };
+    const msg = deadLetterMessage('dlq', cloudEvent, 'INVALID_JSON', 'x', Date.parse('2026-01-02T03:04:05.000Z'));
+    expect(msg.headers).toMatchObject({
+      'content-type': 'application/octet-stream',
+      ce_id: 'reviews-2-1234567890123-dlq',
+      ce_time: '2026-01-02T03:04:05.000Z',
+      'x-source-Content-Type': 'application/cloudevents+json',
+      'x-source-ce_id': 'upstream-1',
+      'x-source-ce_myext': 'v',
+    });
+    expect(msg.headers['Content-Type']).toBeUndefined();
+    expect(msg.headers.ce_myext).toBeUndefined();
+  });
+});
+
+describe("the scorer's own trace context", () => {
+  const ours = { traceparent: '00-11111111111111111111111111111111-2222222222222222-01' };
+
+  it("replaces an event's input context, tracestate included", () => {
+    const input = { ...record, headers: { ...record.headers, tracestate: 'vendor=upstream' } };
+    const msg = withTraceContext(eventMessage('out', input, sentimentEvent(input, 'r1', scored, model, 1700000000250)), ours);
+    expect(msg.headers.traceparent).toBe(ours.traceparent);
+    expect(msg.headers.tracestate).toBeUndefined();
+    expect(msg.headers['x-source-traceparent']).toBeUndefined();
+    expect(withTraceContext(msg, { ...ours, tracestate: 'scorer=1' }).headers.tracestate).toBe('scorer=1');
+  });
+
+  it("keeps a dead letter's input context as x-source-traceparent", () => {
+    const msg = withTraceContext(deadLetterMessage('dlq', record, 'INVALID_JSON', 'x'), ours);
+    expect(msg.headers).toMatchObject({ traceparent: ours.traceparent, 'x-source-traceparent': '00-abc-def-01', other: 'kept-in-dlq-only' });
+  });
+
+  it('travels from an event too large for its topic to the dead letter that replaces it', () => {
+    const huge = { ...record, key: Buffer.alloc(2_000, 0x6b) };
+    const event = withTraceContext(eventMessage('out', huge, sentimentEvent(huge, 'r1', scored, model, 1700000000250)), ours);
+    const fitted = fitMessage(event, huge, { maxBytes: 1_500, dlqTopic: 'dlq', prefixBytes: 100 });
+    expect(fitted.kind).toBe('dead-letter');
+    expect(fitted.headers.traceparent).toBe(ours.traceparent);
+    // The key made it too large even for the DLQ, so the input's headers went, its context with them.
+    expect(fitted.headers).toMatchObject({ 'x-headers-dropped': 'true', 'x-key-dropped': 'true' });
+    expect(fitted.headers['x-source-traceparent']).toBeUndefined();
+    // Just too small for the event: the dead letter (a shorter value) fits with all its headers.
+    const roomy = fitMessage(event, huge, { maxBytes: messageBytes(event) - 1, dlqTopic: 'dlq', prefixBytes: 100 });
+    expect(roomy.headers['x-headers-dropped']).toBeUndefined();
+    expect(roomy.kind).toBe('dead-letter');
+    expect(roomy.headers).toMatchObject({ traceparent: ours.traceparent, 'x-source-traceparent': '00-abc-def-01' });
+  });
 });
 
 describe('timestamps no Date can hold', () => {
@@ -88,7 +137,8 @@ describe('timestamps no Date can hold', () => {
 });
 
 describe('fitting an output into its topic', () => {
-  const opts = { maxBytes: 600, dlqTopic: 'dlq', prefixBytes: 100 };
+  // Room for the key, the scorer's own headers (~560 bytes with the CloudEvents attributes) and a prefix.
+  const opts = { maxBytes: 900, dlqTopic: 'dlq', prefixBytes: 100 };
 
   it('leaves a message that fits as it is', () => {
     const m = deadLetterMessage('dlq', record, 'INVALID_JSON', 'x');
@@ -113,6 +163,16 @@ describe('fitting an output into its topic', () => {
     expect(fitted.kind).toBe('dead-letter');
     expect(fitted.topic).toBe('dlq');
     expect(fitted.headers['x-error-code']).toBe('OUTPUT_TOO_LARGE');
-    expect(messageBytes(fitted)).toBeLessThanOrEqual(600);
+    expect(messageBytes(fitted)).toBeLessThanOrEqual(900);
+    // Its CloudEvents attributes survive the cut: they are the scorer's own headers.
+    expect(fitted.headers).toMatchObject({ ce_type: 'dev.sentiment-stream.dead-letter.v1', 'content-type': 'application/octet-stream' });
+  });
+
+  it("drops the input's own headers, even one named x-..., before the scorer's", () => {
+    const loud = { ...record, value: Buffer.alloc(5_000, 0x62), headers: { 'x-upstream-blob': 'z'.repeat(3_000), other: 'o' } };
+    const fitted = fitMessage(deadLetterMessage('dlq', loud, 'TEXT_TOO_LARGE', 'long'), loud, opts);
+    expect(messageBytes(fitted)).toBeLessThanOrEqual(900);
+    expect(fitted.headers['x-upstream-blob']).toBeUndefined();
+    expect(fitted.headers).toMatchObject({ 'x-headers-dropped': 'true', 'x-error-code': 'TEXT_TOO_LARGE', ce_id: 'reviews-2-1234567890123-dlq' });
   });
 });

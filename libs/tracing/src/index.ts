@@ -18,7 +18,7 @@ const untraced: BatchTrace = {
 export const noTracing: Tracing = {
   enabled: false,
   batch: (_records: readonly SourceRecord[]) => untraced,
-  shutdown: async () => undefined,
+  shutdown: async (_timeoutMs: number) => undefined,
 };
 
 /**

@@ -1,6 +1,7 @@
 // The batch spans through the real OpenTelemetry SDK, kept in memory instead of exported.
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { deadLetterMessage, eventMessage, sentimentEvent, type OutboundMessage, type SourceRecord } from '@sentiment-stream/events';
 import { describe, expect, it } from 'vitest';
 import { noTracing, tracingSettings, type EnabledTracing } from './index.js';
@@ -202,6 +203,44 @@ describe('batch spans', () => {
     const { tracing, named } = traced();
     await runBatch(tracing, [record(0, 1)]);
     expect((await named('process')).resource.attributes['service.name']).toBe('sentiment-stream-scorer');
+  });
+});
+
+describe('stopping', () => {
+  const settings = tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }) as EnabledTracing;
+  /** An exporter that keeps what it is given, or never answers (a collector that hangs). */
+  const exporter = (hang: boolean) => {
+    const got: ReadableSpan[] = [];
+    const e: SpanExporter = {
+      export(spans, done: (r: ExportResult) => void) {
+        if (hang) return;
+        got.push(...spans);
+        done({ code: ExportResultCode.SUCCESS });
+      },
+      shutdown: async () => undefined,
+    };
+    return { e, got };
+  };
+
+  it('exports the spans still buffered', async () => {
+    const { e, got } = exporter(false);
+    // A batch processor that would not export for a minute on its own.
+    const tracing = startOtelTracing(settings, { consumerGroup: 'g', model, serviceName: 's', logger }, new BatchSpanProcessor({ exporter: e, scheduledDelayMillis: 60_000 }));
+    await runBatch(tracing, [record(0, 1)]);
+    expect(got).toHaveLength(0);
+    await tracing.shutdown(5_000);
+    expect(got.map((s) => s.name).sort()).toEqual(['process reviews', 'score', 'send out']);
+    await tracing.shutdown(5_000);
+  });
+
+  it('gives up after its timeout when the collector does not answer, and says so', async () => {
+    const { e } = exporter(true);
+    const warnings: string[] = [];
+    const log = { warn: (_o: object, m?: string) => void warnings.push(m ?? ''), debug: () => undefined };
+    const tracing = startOtelTracing(settings, { consumerGroup: 'g', model, serviceName: 's', logger: log }, new BatchSpanProcessor({ exporter: e, scheduledDelayMillis: 60_000 }));
+    await runBatch(tracing, [record(0, 1)]);
+    await tracing.shutdown(200);
+    expect(warnings).toContain('tracing: spans not all exported before the stop deadline; the rest are dropped');
   });
 });
 

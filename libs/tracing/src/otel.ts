@@ -60,9 +60,22 @@ export function startOtelTracing(
   });
   const tracer = provider.getTracer('@sentiment-stream/tracing');
   let stopped: Promise<void> | undefined;
+  const shutdown = async (timeoutMs: number) => {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    try {
+      const outcome = await Promise.race([provider.shutdown().then(() => 'done' as const), gaveUp]);
+      if (outcome === 'timeout') o.logger.warn({ timeoutMs }, 'tracing: spans not all exported before the stop deadline; the rest are dropped');
+    } catch (err) {
+      o.logger.warn({ err: (err as Error).message }, 'tracing: the last spans could not be exported');
+    } finally {
+      clearTimeout(timer);
+      diag.disable();
+    }
+  };
   return {
     enabled: true,
     batch: (records) => startBatchTrace(tracer, o, records),
-    shutdown: () => (stopped ??= provider.shutdown().finally(() => diag.disable())),
+    shutdown: (timeoutMs) => (stopped ??= shutdown(timeoutMs)),
   };
 }

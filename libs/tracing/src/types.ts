@@ -17,6 +17,10 @@ export interface Tracing {
   readonly enabled: boolean;
   /** Starts the spans of one input batch. */
   batch(records: readonly SourceRecord[]): BatchTrace;
-  /** Exports what is buffered and stops (waits up to OTEL_BSP_EXPORT_TIMEOUT). Safe to call twice. */
-  shutdown(): Promise<void>;
+  /**
+   * Exports the spans still buffered and stops, giving up after `timeoutMs` (spans are best effort:
+   * a collector that is away must not hold up a shutdown whose records are already committed).
+   * Never rejects; safe to call twice.
+   */
+  shutdown(timeoutMs: number): Promise<void>;
 }

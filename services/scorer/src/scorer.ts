@@ -2,6 +2,7 @@ import { timestampMs } from '@sentiment-stream/events';
 import { createKafkaTransport, type Assignment, type InputBatch, type Logger, type TransportEvent } from '@sentiment-stream/kafka';
 import { Registry, createScorerMetrics, type ScorerMetrics } from '@sentiment-stream/metrics';
 import { loadModel } from '@sentiment-stream/model';
+import { startTracing, tracingSettings } from '@sentiment-stream/tracing';
 import type { FastifyInstance } from 'fastify';
 import type { ScorerConfig } from './config.js';
 import { Pipeline, PipelineFailedError } from './pipeline.js';
@@ -18,6 +19,8 @@ export interface RunningScorer {
 
 /** Room left under SHUTDOWN_TIMEOUT_MS for leaving the group and closing clients after the drain. */
 const CLOSE_MARGIN_MS = 5_000;
+/** Of that margin, the most the last spans may take to export (a reachable collector takes milliseconds). */
+const TRACE_FLUSH_MS = 2_000;
 
 /**
  * Wires the libraries into the running service: transport (Kafka) -> pipeline (decode, batch,
@@ -31,6 +34,8 @@ export async function startScorer(
   /** Loads what scores the texts; the benchmarks pass lexicon scorers and a copy through the same pipeline. */
   loadPredictor: (config: ScorerConfig, logger: Logger, metrics: ScorerMetrics) => Promise<ManagedPredictor> = loadOnnxPredictor,
 ): Promise<RunningScorer> {
+  // The standard OTEL_* variables (docs/tracing.md); a bad one stops start-up with one line.
+  const tracingConfig = tracingSettings(process.env);
   const registry = new Registry();
   const metrics = createScorerMetrics(registry);
   let model: ManagedPredictor | undefined;
@@ -115,10 +120,15 @@ export async function startScorer(
     },
   );
 
+  const tracing = await startTracing(tracingConfig, { consumerGroup: config.GROUP_ID, model: { name, version, provider }, serviceName: 'sentiment-stream-scorer', logger });
+  if (tracingConfig.enabled) logger.info({ endpoint: tracingConfig.endpoint, sampler: tracingConfig.sampler }, 'exporting traces over OTLP/HTTP');
+
   const onBatch = (batch: InputBatch) => {
-    pipeline.process(batch.records).then(
-      (outputs) => batch.ack(outputs),
+    const trace = tracing.batch(batch.records);
+    trace.score(() => pipeline.process(batch.records)).then(
+      (outputs) => trace.publish(outputs, (o) => batch.ack(o)),
       (err: Error) => {
+        trace.fail(err);
         // Nothing of these records is published or committed: they are read again after the restart.
         batch.release(err);
         if (!stopping) fail(err instanceof PipelineFailedError ? err : new Error(`scoring failed unexpectedly: ${err.message}`));
@@ -158,6 +168,7 @@ export async function startScorer(
     await transport.start({ batch: onBatch, event: onEvent });
   } catch (err) {
     await transport.stop(0).catch(() => undefined);
+    await tracing.shutdown(TRACE_FLUSH_MS);
     await model.close().catch(() => undefined);
     await closeQuietly(server);
     throw err;
@@ -171,6 +182,7 @@ export async function startScorer(
       metrics.ready.set(0);
       await transport.stop(Math.max(1_000, config.SHUTDOWN_TIMEOUT_MS - CLOSE_MARGIN_MS));
       await pipeline.close();
+      await tracing.shutdown(TRACE_FLUSH_MS);
       await model?.close();
       await closeQuietly(server);
     },

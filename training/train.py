@@ -107,10 +107,36 @@ def parse_args():
                          "the loss is the MSE to them (Tang et al. 2019), plus --alpha x cross-entropy on "
                          "rows with a gold label (train.labels >= 0)")
     ap.add_argument("--alpha", type=float, default=0.0, help="weight of the gold cross-entropy with --soft")
+    ap.add_argument("--init-emb", choices=["random", "teacher"], default="random",
+                    help="teacher: start each embedding row whose token the MiniLM teacher's vocabulary also has "
+                         "from the teacher's (pretrained, 384-d) word embedding, reduced to --emb-dim by PCA")
     # 1 thread: on this shared 2-core machine OpenMP with 2 threads spends most
     # of its time waiting at barriers (measured ~5x slower under load).
     ap.add_argument("--threads", type=int, default=1)
     return ap.parse_args()
+
+
+def init_from_teacher_(weight, vocab, seen):
+    """Pretrained starting points for the student's embedding: the teacher's word embeddings
+    (all-MiniLM-L6-v2, read from the jar's ONNX file) of the same tokens, projected onto their top
+    principal components and scaled to the default initialisation's spread (std 1)."""
+    import onnx
+    from onnx import numpy_helper
+    from minilm import ONNX_PATH, TOKENIZER_PATH
+    with open(TOKENIZER_PATH, encoding="utf-8") as f:
+        bert_vocab = json.load(f)["model"]["vocab"]
+    table = next(numpy_helper.to_array(i) for i in onnx.load(ONNX_PATH).graph.initializer
+                 if i.name == "embeddings.word_embeddings.weight").astype(np.float32)
+    pairs = [(i, bert_vocab[t]) for t, i in vocab.items()
+             if t in bert_vocab and not t.startswith("[") and bool(seen[i])]
+    rows = table[[b for _, b in pairs]]
+    mean = rows.mean(0, keepdims=True)
+    _, _, vt = np.linalg.svd(rows - mean, full_matrices=False)
+    proj = (rows - mean) @ vt[:weight.size(1)].T
+    proj /= proj.std()
+    with torch.no_grad():
+        weight[[i for i, _ in pairs]] = torch.from_numpy(proj.astype(np.float32))
+    log(f"embedding: {len(pairs)} of {int(seen.sum())} seen tokens start from the teacher's word embeddings (PCA)")
 
 
 def ema_update_(ema_model, model, step, decay):
@@ -133,6 +159,8 @@ def train_one(args, seed, vocab, lex, data_, n_classes, metric_name, deadline):
     # start at zero instead of random noise and stay there (no gradient):
     # they act only through the lexicon features.
     seen = data.token_counts(tr_ids, len(vocab)) > 0
+    if args.init_emb == "teacher":
+        init_from_teacher_(model.embedding.weight, vocab, seen)
     with torch.no_grad():
         model.embedding.weight[~seen] = 0.0
 

@@ -16,10 +16,10 @@ case "$MODEL" in
   sst2-minilm|tweeteval-minilm) exec bash "$HERE/train-teacher.sh" "$MODEL" "$@" ;;
   sst2-bilstm)      MAX_LEN=128; TEACHER=sst2-minilm; PER_TEXT=3.0
                     PLAIN=(--epochs 5 --ema 0.999 --evals-per-epoch 4 --patience 6)
-                    DISTIL=(--epochs 2 --ema 0.999 --evals-per-epoch 4 --patience 6 --alpha 0.5 --max-minutes 40) ;;
+                    DISTIL=(--epochs 2 --ema 0.999 --evals-per-epoch 4 --patience 6 --alpha 0.5 --init-emb teacher --max-minutes 40) ;;
   tweeteval-bilstm) MAX_LEN=128; TEACHER=tweeteval-minilm; PER_TEXT=1.5
                     PLAIN=(--epochs 4 --evals-per-epoch 2 --patience 4 --class-weights)
-                    DISTIL=(--epochs 2 --ema 0.999 --evals-per-epoch 4 --patience 6 --alpha 0.5 --class-weights --max-minutes 40) ;;
+                    DISTIL=(--epochs 2 --ema 0.999 --evals-per-epoch 4 --patience 6 --alpha 0.5 --class-weights --init-emb teacher --max-minutes 40) ;;
   *) echo "usage: bash training/train.sh sst2-bilstm|tweeteval-bilstm|sst2-minilm|tweeteval-minilm [train.py args]" >&2; exit 2 ;;
 esac
 WINDOW_STRIDE=96        # texts longer than MAX_LEN tokens are read in windows 96 tokens apart

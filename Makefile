@@ -26,7 +26,7 @@ CLI := node services/cli/dist/main.js
 REPORTS := .cache/test-reports
 VITEST_REPORT = --reporter=default --reporter=json --outputFile.json=$(REPORTS)/$(1).json
 
-.PHONY: help install build lint test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train train-int8 demo docs helm-check helm-sync bench test-faults clean
+.PHONY: help install build lint test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train train-int8 demo docs helm-check helm-sync bench bench-deps test-faults clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -101,8 +101,13 @@ docs: build ## regenerate the configuration tables in docs/configuration.md from
 	node --input-type=module -e "import { readFileSync, writeFileSync } from 'node:fs'; import { renderConfigDoc } from './services/cli/dist/config-docs.js'; const f = 'docs/configuration.md'; writeFileSync(f, renderConfigDoc(readFileSync(f, 'utf8')));"
 
 BENCH_KAFKA_PORT ?= 39092
-bench: build ## benchmark scorer vs model-only, passthrough, naive, AFINN, VADER through a local broker (QUICK=1: under 5 min); see docs/performance.md
-	KAFKA_PORT=$(BENCH_KAFKA_PORT) QUICK=$(QUICK) $(WITH_BROKER) node --import tsx test/bench/bench.ts
+# The broker's G1 pauses go to a GC log the bench reads for its tail-latency attribution.
+BENCH_BROKER_HEAP ?= -Xms256m -Xmx1g -Xlog:gc:file=$(CURDIR)/.cache/kafka/run/$(BENCH_KAFKA_PORT)/gc.log:timemillis
+bench-deps: ## what make bench needs for its plots (Debian's python3-matplotlib, when missing)
+	bash test/bench/install-deps.sh
+
+bench: build bench-deps ## benchmark the scorer against its bounds and every choice (clients, compression, models) through a local broker (QUICK=1: indicative, ~10 min); see docs/performance.md
+	KAFKA_PORT=$(BENCH_KAFKA_PORT) KAFKA_HEAP_OPTS="$(BENCH_BROKER_HEAP)" QUICK=$(QUICK) $(WITH_BROKER) node --import tsx test/bench/bench.ts
 
 clean: ## remove build outputs (keeps node_modules and the Kafka cache)
 	rm -rf libs/*/dist services/*/dist libs/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo

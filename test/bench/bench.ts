@@ -1,36 +1,43 @@
 /**
  * `make bench`: end-to-end throughput, latency, CPU and memory of the scorer against a real broker
- * and the real model, beside its bounds (model-only, passthrough) and baselines (naive, afinn, vader).
+ * and the real model, beside its bounds (model-only, passthrough, the machine's own GEMM peak) and
+ * the alternatives a user could choose (each Kafka client, each output compression, each model,
+ * one message at a time, the lexicon baselines).
  *
  *   KAFKA_BROKERS=127.0.0.1:39092 node --import tsx test/bench/bench.ts      (make bench starts the broker)
  *
- * Environment (all optional): QUICK=1 (small N and caps: the whole run in under 5 minutes),
- * BENCH_N (backlog size, default 200000, QUICK 10000), BENCH_SEED, BENCH_TWEET_SHARE (0.5),
- * MODEL (sst2-bilstm), BENCH_PHASES (comma list of drain,sweep,openloop,profile; default all),
- * BENCH_OPEN_LOOP_S (seconds per offered rate), BENCH_NAIVE_CAP (messages), BENCH_SWEEP_CAP,
- * DATASETS_DIR (../shared/datasets), BENCH_OUT (test/bench/results; QUICK: test/bench/results/quick).
- *
- * Progress goes to stderr; results to BENCH_OUT/latest.json, BENCH_OUT/<YYYY-MM-DD>.json,
- * BENCH_OUT/latest.md and PNG plots (test/bench/plot.py, matplotlib).
+ * Environment: docs/performance.md, "Running it". Progress goes to stderr; results to
+ * BENCH_OUT/latest.json, BENCH_OUT/<YYYY-MM-DD>.json, BENCH_OUT/latest.md and PNG plots
+ * (test/bench/plot.py, matplotlib).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { transportSettings } from '@sentiment-stream/kafka';
+import { scorerSettings } from '@sentiment-stream/scorer';
 import { countRecords, createKafka, createProducer, createTopics, produceAll, readTopic, withAdmin } from './lib/kafka.js';
+import { modelSpecs, type ModelSpec } from './lib/models.js';
+import { costTerms, matmulChainModel, matmulIntegerModel, readOnnxGraph, rowOps, type CostTerm } from './lib/onnx.js';
 import { machineBusyS, procSample, promSum, sleep, startSystem, type ProcSample, type SystemProcess } from './lib/proc.js';
-import { describe, loadPools, sample, type PoolItem } from './lib/sample.js';
-import type { LatencyResult, SystemResult } from './report.js';
+import { DatasetsError, describe, loadPools, sample, type PoolItem } from './lib/sample.js';
+import { attributeTail, readJvmPauses, spread, type Pause, type SecondStats } from './lib/tail.js';
 import { summarizeProfiles } from './profile.js';
-import { renderMarkdown, type Results } from './report.js';
+import { renderMarkdown, type LatencyResult, type MemoryStats, type Results, type SystemResult } from './report.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const env = process.env;
 const QUICK = env.QUICK === '1' || env.QUICK === 'true';
 const num = (name: string, quick: number, full: number) => Number(env[name] ?? (QUICK ? quick : full));
+const listOf = (v: string | undefined, dflt: readonly string[]) => (v ?? dflt.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+
+/** The scorer's own defaults (the one place they live), so the rows name what a user gets. */
+const DEFAULT_CLIENT = transportSettings.KAFKA_CLIENT.defaultText;
+const DEFAULT_COMPRESSION = transportSettings.PRODUCER_COMPRESSION.defaultText;
+const DEFAULT_BATCH = Number(scorerSettings.BATCH_MAX_SIZE.defaultText);
 
 const cfg = {
   quick: QUICK,
@@ -39,7 +46,13 @@ const cfg = {
   tweetShare: Number(env.BENCH_TWEET_SHARE ?? 0.5),
   model: env.MODEL ?? 'sst2-bilstm',
   partitions: 6,
-  /** naive = BATCH_MAX_SIZE=1: drained for a capped count (it would take an hour on the full backlog). */
+  /**
+   * naive = BATCH_MAX_SIZE=1, drained for this many seconds after its first output (the whole
+   * backlog would take minutes). Not a count: the transport coalesces the outputs of every batch
+   * acknowledged while a produce is in flight, so the first produce alone can carry thousands.
+   */
+  naiveS: num('BENCH_NAIVE_S', 10, 30),
+  /** model-only at batch 1: texts. */
   naiveCap: num('BENCH_NAIVE_CAP', 1_000, 5_000),
   /** Every capped drain also stops this long after its first output, whatever its count. */
   capSeconds: num('BENCH_CAP_S', 15, 60),
@@ -50,23 +63,36 @@ const cfg = {
   /** Messages per sweep point: batch >= 32 / batch < 32. */
   sweepCap: num('BENCH_SWEEP_CAP', 2_000, 20_000),
   sweepCapSmall: num('BENCH_SWEEP_CAP_SMALL', 500, 4_000),
-  rates: (env.BENCH_RATES ?? '0.25,0.5,0.75').split(',').map(Number),
-  openLoopS: num('BENCH_OPEN_LOOP_S', 10, 45),
+  rates: listOf(env.BENCH_RATES, ['0.25', '0.5', '0.75']).map(Number),
+  openLoopS: num('BENCH_OPEN_LOOP_S', 10, 30),
   /** Latencies of messages sent in the first seconds of each rate are left out (JIT, connections, first fetches). */
   openLoopWarmupS: num('BENCH_OPEN_LOOP_WARMUP_S', 2, 5),
+  /** Open-loop runs per client and rate (interleaved), for the spread of p99 from run to run. */
+  openLoopRepeats: num('BENCH_OPEN_LOOP_REPEATS', 1, 3),
   profileCap: num('BENCH_PROFILE_CAP', 3_000, 40_000),
   /** Paired rounds: scorer, model-only and naive back to back (order alternating), so each ratio compares runs under the same outside load. */
   pairedRounds: num('BENCH_PAIRED_ROUNDS', 2, 3),
   pairedCap: num('BENCH_PAIRED_CAP', 2_000, 30_000),
-  pairedNaiveCap: num('BENCH_PAIRED_NAIVE_CAP', 500, 3_000),
   /** Open loop: the scorer's maximum (msgs/s) to take fractions of, instead of this run's drain figure. */
   maxRate: env.BENCH_MAX_RATE ? Number(env.BENCH_MAX_RATE) : null,
-  /** Extra settings, `K=V,K=V` (e.g. INTRA_OP_THREADS=2), for every run of the real scorer: drain, naive, open loop. */
+  /** Extra settings, `K=V,K=V` (e.g. INTRA_OP_THREADS=2), for every run of the real scorer. */
   scorerEnv: Object.fromEntries((env.BENCH_SCORER_ENV ?? '').split(',').filter((kv) => kv.includes('=')).map((kv) => kv.split('=', 2) as [string, string])),
   /** Messages per memory variant (RSS keeps rising for a while as longer texts and bigger fetches show up). */
   memoryCap: num('BENCH_MEMORY_CAP', 2_000, 50_000),
-  phases: (env.BENCH_PHASES ?? 'drain,sweep,openloop,memory,profile').split(',').map((s) => s.trim()),
-  datasetsDir: resolve(ROOT, env.DATASETS_DIR ?? '../shared/datasets'),
+  /** Kafka clients given rows (drain, open loop, compression); the scorer's default first. */
+  clients: listOf(env.BENCH_CLIENTS, ['platformatic', 'kafkajs']).sort((a, b) => Number(b === DEFAULT_CLIENT) - Number(a === DEFAULT_CLIENT)),
+  compressions: listOf(env.BENCH_COMPRESSIONS, ['none', 'gzip', 'snappy', 'lz4', 'zstd']),
+  compressionCap: num('BENCH_COMPRESSION_CAP', 2_000, 30_000),
+  /** BENCH_MODELS: names, folders or git:<rev>:<path>; default: every model and option of the bench model's dataset. */
+  models: env.BENCH_MODELS ? listOf(env.BENCH_MODELS, []) : null,
+  modelCap: num('BENCH_MODEL_CAP', 2_000, 30_000),
+  /** The one-message-at-a-time transformer: messages drained. */
+  perMessageCap: num('BENCH_PER_MESSAGE_CAP', 100, 1_000),
+  /** Texts tokenized for the FLOP count (real lengths and the worker's padding). */
+  limitTexts: num('BENCH_LIMIT_TEXTS', 2_000, 20_000),
+  peakSeconds: num('BENCH_PEAK_S', 1, 4),
+  phases: listOf(env.BENCH_PHASES, ['drain', 'limit', 'models', 'clients', 'compression', 'openloop', 'memory', 'sweep', 'profile']),
+  datasetsDir: resolve(ROOT, env.DATA_DIR ?? env.DATASETS_DIR ?? '../shared/datasets'),
   // QUICK results go beside, not over, the full run's.
   outDir: resolve(ROOT, env.BENCH_OUT ?? (QUICK ? 'test/bench/results/quick' : 'test/bench/results')),
 };
@@ -79,6 +105,7 @@ if (brokers.length === 0) {
 
 // ---------------------------------------------------------------------------------------------
 const t0 = Date.now();
+const loadAtStart = readFileSync('/proc/loadavg', 'utf8').trim();
 const RUN = `${new Date(t0).toISOString().slice(0, 19).replace(/[-:T]/g, '')}-${randomBytes(2).toString('hex')}`;
 // Logs, CPU profiles and the sampled texts: always under test/bench/results/tmp/ (ignored by git).
 const tmpDir = join(ROOT, 'test/bench/results/tmp', RUN);
@@ -86,7 +113,7 @@ mkdirSync(tmpDir, { recursive: true });
 
 function say(phase: string, msg: string): void {
   const s = ((Date.now() - t0) / 1000).toFixed(0).padStart(4);
-  process.stderr.write(`[bench +${s}s] ${phase.padEnd(10)} ${msg}\n`);
+  process.stderr.write(`[bench +${s}s] ${phase.padEnd(11)} ${msg}\n`);
 }
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 
@@ -94,15 +121,37 @@ const kafka = createKafka(brokers);
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 
-/** The broker deploy/kafka started for this port, if it is local: its CPU is reported apart. */
+/** The broker deploy/kafka started for this port, if it is local: its CPU, GC log and data dir. */
+const brokerPort = /:(\d+)$/.exec(brokers[0]!)?.[1] ?? '';
+const brokerRunDir = join(ROOT, '.cache/kafka/run', brokerPort);
 const brokerPid = (() => {
-  const port = /:(\d+)$/.exec(brokers[0]!)?.[1];
   try {
-    return Number(readFileSync(join(ROOT, '.cache/kafka/run', port ?? '', 'kafka.pid'), 'utf8').trim()) || null;
+    return Number(readFileSync(join(brokerRunDir, 'kafka.pid'), 'utf8').trim()) || null;
   } catch {
     return null;
   }
 })();
+const brokerDataDir = (() => {
+  try {
+    return /BROKER_DATA_DIR=(.*)/.exec(readFileSync(join(brokerRunDir, 'broker.env'), 'utf8'))?.[1]?.trim() ?? null;
+  } catch {
+    return null;
+  }
+})();
+/** make bench starts the broker with -Xlog:gc:file=<run dir>/gc.log (BENCH_BROKER_GC_LOG elsewhere). */
+const brokerGcLog = env.BENCH_BROKER_GC_LOG ?? join(brokerRunDir, 'gc.log');
+
+/** Bytes the broker holds for a topic: the sizes of its partitions' log segments. */
+function topicBytes(topic: string): number {
+  if (!brokerDataDir) return NaN;
+  let bytes = 0;
+  for (let p = 0; p < cfg.partitions; p++) {
+    const dir = join(brokerDataDir, `${topic}-${p}`);
+    if (!existsSync(dir)) return NaN;
+    for (const f of readdirSync(dir)) if (f.endsWith('.log')) bytes += statSync(join(dir, f)).size;
+  }
+  return bytes;
+}
 
 /** CPU seconds so far: the system under test, the broker, this harness, the whole machine. */
 interface Snapshot {
@@ -134,16 +183,24 @@ function attribute(a: Snapshot, b: Snapshot, messages: number) {
   };
 }
 
-say('setup', `run ${RUN}, ${cfg.quick ? 'QUICK, ' : ''}N=${fmt(cfg.n)}, model ${cfg.model}, brokers ${brokers.join(',')}, phases ${cfg.phases.join(',')}`);
+say('setup', `run ${RUN}, ${cfg.quick ? 'QUICK, ' : ''}N=${fmt(cfg.n)}, model ${cfg.model}, brokers ${brokers.join(',')}, phases ${cfg.phases.join(',')}; load average ${loadAtStart}`);
 
 // --- load ------------------------------------------------------------------------------------
-const pools = loadPools(cfg.datasetsDir);
+let pools: ReturnType<typeof loadPools>;
+try {
+  pools = loadPools(cfg.datasetsDir);
+} catch (err) {
+  if (!(err instanceof DatasetsError)) throw err;
+  process.stderr.write(`bench: ${err.message}\n`);
+  process.exit(2);
+}
 const items = sample(pools, cfg.n, cfg.seed, cfg.tweetShare);
 const textsFile = join(tmpDir, 'texts.json');
 writeFileSync(textsFile, JSON.stringify(items.map((i) => i.text)));
-const modelLabels = (JSON.parse(readFileSync(join(ROOT, 'models', cfg.model, 'config.json'), 'utf8')) as { labels: string[] }).labels;
-const modelVersion = (JSON.parse(readFileSync(join(ROOT, 'models', cfg.model, 'config.json'), 'utf8')) as { version: string }).version;
+const models = modelSpecs(ROOT, cfg.model, cfg.models, tmpDir);
+const mainModel = models[0]!;
 say('setup', `sample: ${JSON.stringify(describe(items))}`);
+say('setup', `models: ${models.map((m) => `${m.label} (${m.kind}, ${m.source})`).join('; ')}`);
 
 const backlog = `bench.${RUN}.backlog`;
 await withAdmin(kafka, (admin) => createTopics(admin, [backlog], cfg.partitions));
@@ -169,6 +226,41 @@ await withAdmin(kafka, (admin) => createTopics(admin, [backlog], cfg.partitions)
 const backlogCount = await withAdmin(kafka, (admin) => countRecords(admin, backlog));
 if (backlogCount !== cfg.n) throw new Error(`backlog has ${backlogCount} records, expected ${cfg.n}`);
 
+// --- statistics lines of a system (system.mjs prints them every second and on SIGUSR2) ---------
+interface StatsLine {
+  peak: Omit<MemoryStats, 'hwm_mb'> | null;
+  hwm_mb: number;
+  gc: { count: number; total_ms: number; max_ms: number; over_10ms: number; by_kind: Record<string, number> };
+  loop: { p50_ms: number; p99_ms: number; max_ms: number };
+  timeline: SecondStats[];
+  pauses: Pause[];
+}
+function watchStats(sys: SystemProcess) {
+  let latest: StatsLine | null = null;
+  const timeline: SecondStats[] = [];
+  const pauses: Pause[] = [];
+  let waiter: (() => void) | null = null;
+  sys.onLine((o) => {
+    if (!o.stats) return;
+    latest = o.stats as StatsLine;
+    timeline.push(...latest.timeline);
+    pauses.push(...latest.pauses);
+    waiter?.();
+  });
+  return {
+    timeline,
+    pauses,
+    /** Asks for a fresh line and waits for it (up to 2 s). */
+    async now(): Promise<StatsLine | null> {
+      const got = new Promise<void>((r) => (waiter = r));
+      sys.child.kill('SIGUSR2');
+      await Promise.race([got, sleep(2_000)]);
+      waiter = null;
+      return latest;
+    },
+  };
+}
+
 // --- one system draining the backlog ---------------------------------------------------------
 /** What a drain measures (report.ts's SystemResult), plus what the harness keeps for later phases. */
 interface DrainResult extends SystemResult {
@@ -178,7 +270,7 @@ interface DrainResult extends SystemResult {
 }
 
 interface DrainOptions {
-  kind: 'scorer' | 'passthrough' | 'afinn' | 'vader';
+  kind: 'scorer' | 'passthrough' | 'afinn' | 'vader' | 'per-message';
   env?: Record<string, string>;
   /** Stop once this many outputs are on the broker (N: the whole backlog). */
   target: number;
@@ -186,6 +278,10 @@ interface DrainOptions {
   nodeArgs?: string[];
   /** Stop with SIGTERM and wait (a CPU profile is written at exit) instead of SIGKILL. */
   graceful?: boolean;
+  /** Count the bytes the broker holds for the outputs. */
+  bytes?: boolean;
+  /** Stop this long after the first output (default: BENCH_CAP_S for a capped count, else the safety stop). */
+  maxS?: number;
 }
 
 async function drain(name: string, phase: string, opts: DrainOptions): Promise<DrainResult> {
@@ -207,6 +303,7 @@ async function drain(name: string, phase: string, opts: DrainOptions): Promise<D
     join(tmpDir, `${name}.log`),
     opts.nodeArgs,
   );
+  const stats = watchStats(sys);
   let clock: { hr_us: number; wall_ms: number } | null = null;
   sys.onLine((o) => {
     if (o.clock) clock = o.clock as { hr_us: number; wall_ms: number };
@@ -237,7 +334,7 @@ async function drain(name: string, phase: string, opts: DrainOptions): Promise<D
         sayCount = count;
       }
       if (count >= opts.target) break;
-      const maxS = opts.target < cfg.n ? cfg.capSeconds : cfg.fullDrainMaxS;
+      const maxS = opts.maxS ?? (opts.target < cfg.n ? cfg.capSeconds : cfg.fullDrainMaxS);
       if (first && now - first.at > maxS * 1000) {
         capped = `time (${maxS} s after the first output)`;
         break;
@@ -249,7 +346,9 @@ async function drain(name: string, phase: string, opts: DrainOptions): Promise<D
     await admin.disconnect();
   }
   if (opts.target < cfg.n && !capped) capped = `count (${fmt(opts.target)} messages)`;
+  if (capped && opts.maxS !== undefined && capped.startsWith('time')) capped = `time (${opts.maxS} s after the first output)`;
   const metrics = await sys.metrics().catch(() => '');
+  const st = await stats.now();
   const final = procSample(sys.pid)!;
   if (opts.graceful) {
     sys.child.kill('SIGTERM');
@@ -278,6 +377,11 @@ async function drain(name: string, phase: string, opts: DrainOptions): Promise<D
     startup_s: startup,
     dead_letters: deadLetters,
   };
+  if (st?.peak) result.memory = { ...st.peak, hwm_mb: st.hwm_mb };
+  if (st) {
+    result.gc = { count: st.gc.count, total_ms: st.gc.total_ms, max_ms: st.gc.max_ms, over_10ms: st.gc.over_10ms, ms_per_1k: (st.gc.total_ms / Math.max(1, outputs)) * 1000 };
+  }
+  if (opts.bytes) result.broker_bytes_per_msg = topicBytes(out) / Math.max(1, outputs);
   if (metrics) {
     const batches = promSum(metrics, 'sentiment_batch_size_count');
     const texts = promSum(metrics, 'sentiment_batch_size_sum');
@@ -299,20 +403,21 @@ async function drain(name: string, phase: string, opts: DrainOptions): Promise<D
     }
     result.duplicates = dup;
     result.labels = labels;
-    Object.assign(result, accuracy(labels));
+    Object.assign(result, accuracy(labels, opts.env?.MODEL ? models.find((m) => m.dir === opts.env!.MODEL)?.labels : undefined));
   }
   say(
     phase,
     `${name}: ${fmt(result.msgs_per_s)} msg/s over ${windowS.toFixed(1)} s (${fmt(outputs)} outputs${capped ? `, capped by ${capped}` : ''}), ` +
       `${result.cpu_s_per_1k.toFixed(3)} CPU s/1k, peak RSS ${result.rss_mb.toFixed(0)} MB` +
       (result.mean_batch ? `, mean batch ${result.mean_batch.toFixed(1)}` : '') +
+      (result.broker_bytes_per_msg !== undefined ? `, ${result.broker_bytes_per_msg.toFixed(1)} B/msg on the broker` : '') +
       (result.accuracy !== undefined ? `, held-out accuracy ${(100 * result.accuracy).toFixed(1)}%` : ''),
   );
   return result;
 }
 
 /** Accuracy over sampled items whose gold label is one of the model's labels: held-out (dev) ones, and all. */
-function accuracy(labels: Map<string, string>) {
+function accuracy(labels: Map<string, string>, modelLabels = mainModel.labels) {
   let heldN = 0;
   let heldOk = 0;
   let allN = 0;
@@ -332,11 +437,12 @@ function accuracy(labels: Map<string, string>) {
 }
 
 // --- model-only: tokenizer + inference, no Kafka ---------------------------------------------
-async function modelOnly(batch: number, limit = cfg.n): Promise<DrainResult> {
+async function modelOnly(batch: number, limit = cfg.n, model = cfg.model, maxS = 0): Promise<DrainResult> {
+  const tag = `model-only-${model === cfg.model ? '' : `${models.find((m) => m.dir === model)?.name ?? 'x'}-`}b${batch}`;
   const sys: SystemProcess = await startSystem(
     'model-only',
-    { BENCH_TEXTS_FILE: textsFile, BENCH_TEXTS_LIMIT: String(limit), BATCH_MAX_SIZE: String(batch), MODEL: cfg.model },
-    join(tmpDir, `model-only-b${batch}.log`),
+    { BENCH_TEXTS_FILE: textsFile, BENCH_TEXTS_LIMIT: String(limit), BATCH_MAX_SIZE: String(batch), MODEL: model, BENCH_MAX_S: String(maxS) },
+    join(tmpDir, `${tag}.log`),
   );
   let done = 0;
   type ModelOnlyResult = { firstAt: number; lastAt: number; firstBatch: number; outputs: number; tokenizeMs: number; inferenceMs: number; batches: number };
@@ -353,11 +459,11 @@ async function modelOnly(batch: number, limit = cfg.n): Promise<DrainResult> {
   let exitCode: number | null | undefined;
   void sys.exited.then((c) => (exitCode = c));
   while (!got.result) {
-    if (exitCode !== undefined) throw new Error(`model-only exited (${exitCode}); see ${join(tmpDir, `model-only-b${batch}.log`)}`);
+    if (exitCode !== undefined) throw new Error(`model-only exited (${exitCode}); see ${join(tmpDir, `${tag}.log`)}`);
     const cpu = procSample(sys.pid);
     if (cpu && done > 0 && !first) first = snapshot(cpu, done);
     if (Date.now() - lastSay >= 2_000) {
-      say('drain', `model-only: ${fmt(done)} / ${fmt(limit)} texts, ${fmt(((done - sayCount) * 1000) / (Date.now() - lastSay))} texts/s now`);
+      say('model-only', `${tag}: ${fmt(done)} / ${fmt(limit)} texts, ${fmt(((done - sayCount) * 1000) / (Date.now() - lastSay))} texts/s now`);
       lastSay = Date.now();
       sayCount = done;
     }
@@ -373,7 +479,7 @@ async function modelOnly(batch: number, limit = cfg.n): Promise<DrainResult> {
     msgs_per_s: (r.outputs - r.firstBatch) / windowS,
     outputs: r.outputs,
     window_s: windowS,
-    capped: null,
+    capped: r.outputs < limit ? `time (${maxS} s)` : null,
     ...attribute(first, end, r.outputs - first.count),
     rss_mb: final.hwmMb,
     startup_s: readyAt ? (readyAt - sys.startedAt) / 1000 : NaN,
@@ -382,7 +488,7 @@ async function modelOnly(batch: number, limit = cfg.n): Promise<DrainResult> {
     tokenize_ms_per_1k: (r.tokenizeMs * 1000) / r.outputs,
     inference_ms_per_1k: (r.inferenceMs * 1000) / r.outputs,
   };
-  say('drain', `model-only: ${fmt(out.msgs_per_s)} texts/s over ${windowS.toFixed(1)} s, ${out.cpu_s_per_1k.toFixed(3)} CPU s/1k, peak RSS ${out.rss_mb.toFixed(0)} MB`);
+  say('model-only', `${tag}: ${fmt(out.msgs_per_s)} texts/s over ${windowS.toFixed(1)} s, ${out.cpu_s_per_1k.toFixed(3)} CPU s/1k, peak RSS ${out.rss_mb.toFixed(0)} MB`);
   return out;
 }
 
@@ -390,9 +496,9 @@ async function modelOnly(batch: number, limit = cfg.n): Promise<DrainResult> {
 
 const pct = (sorted: number[], p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
 
-async function openLoop(fraction: number, maxRate: number): Promise<LatencyResult> {
+async function openLoop(fraction: number, maxRate: number, client: string, repeat: number): Promise<LatencyResult> {
   const rate = Math.max(1, Math.round(fraction * maxRate));
-  const tag = `ol${Math.round(fraction * 100)}`;
+  const tag = `ol-${client}-${Math.round(fraction * 100)}-r${repeat}`;
   const input = `bench.${RUN}.${tag}.in`;
   const out = `bench.${RUN}.${tag}.out`;
   const dlq = `bench.${RUN}.${tag}.dlq`;
@@ -402,13 +508,15 @@ async function openLoop(fraction: number, maxRate: number): Promise<LatencyResul
   });
   const sys = await startSystem(
     'scorer',
-    { KAFKA_BROKERS: brokers.join(','), INPUT_TOPICS: input, OUTPUT_TOPIC: out, DLQ_TOPIC: dlq, GROUP_ID: `bench.${RUN}.${tag}`, MODEL: cfg.model, ...cfg.scorerEnv },
+    { KAFKA_BROKERS: brokers.join(','), INPUT_TOPICS: input, OUTPUT_TOPIC: out, DLQ_TOPIC: dlq, GROUP_ID: `bench.${RUN}.${tag}`, MODEL: cfg.model, ...cfg.scorerEnv, KAFKA_CLIENT: client },
     join(tmpDir, `${tag}.log`),
   );
+  const stats = watchStats(sys);
   await sys.ready();
 
   // The downstream consumer: latency = arrival here - the input record's timestamp.
-  const lat: number[] = [];
+  const sentAts: number[] = [];
+  const arrivals: number[] = [];
   const brokerLat: number[] = [];
   let received = 0;
   let measureFrom = Infinity;
@@ -426,7 +534,8 @@ async function openLoop(fraction: number, maxRate: number): Promise<LatencyResul
         const ev = JSON.parse(m.value!.toString()) as { source: { timestamp: string } };
         const sentAt = Date.parse(ev.source.timestamp);
         if (sentAt < measureFrom) continue;
-        lat.push(arrived - sentAt);
+        sentAts.push(sentAt);
+        arrivals.push(arrived);
         brokerLat.push(Number(m.timestamp) - sentAt);
       }
     },
@@ -445,7 +554,7 @@ async function openLoop(fraction: number, maxRate: number): Promise<LatencyResul
   const pending = new Set<Promise<unknown>>();
   const snap0 = snapshot(procSample(sys.pid)!, 0);
   let lastSay = start;
-  say('openloop', `${tag}: offering ${fmt(rate)} msg/s (${Math.round(fraction * 100)}% of ${fmt(maxRate)}) for ${cfg.openLoopS} s`);
+  say('openloop', `${tag}: offering ${fmt(rate)} msg/s (${Math.round(fraction * 100)}% of ${fmt(maxRate)}) for ${cfg.openLoopS} s to KAFKA_CLIENT=${client}`);
   while (sent < total) {
     const now = Date.now();
     const due = Math.min(total, Math.floor(((now - start) / 1000) * rate)) - sent;
@@ -460,8 +569,8 @@ async function openLoop(fraction: number, maxRate: number): Promise<LatencyResul
       pending.add(p);
       void p.finally(() => pending.delete(p));
     }
-    if (now - lastSay >= 2_000) {
-      const s = [...lat].sort((a, b) => a - b);
+    if (now - lastSay >= 5_000) {
+      const s = sentAts.map((x, i) => arrivals[i]! - x).sort((a, b) => a - b);
       say('openloop', `${tag}: sent ${fmt(sent)}, received ${fmt(received)}, p50 ${pct(s, 50)} ms, p99 ${pct(s, 99)} ms so far`);
       lastSay = now;
     }
@@ -474,14 +583,23 @@ async function openLoop(fraction: number, maxRate: number): Promise<LatencyResul
   const cpu1 = procSample(sys.pid)!;
   const att = attribute(snap0, snapshot(cpu1, received), received);
   const metrics = await sys.metrics().catch(() => '');
+  // The scorer's last statistics line: its timeline up to now.
+  await stats.now();
   await consumer.disconnect();
   await producer.disconnect();
   await sys.kill();
 
-  const s = lat.sort((a, b) => a - b);
+  const lat = sentAts.map((x, i) => arrivals[i]! - x);
+  const s = [...lat].sort((a, b) => a - b);
   const b = brokerLat.sort((x, y) => x - y);
   const batches = promSum(metrics, 'sentiment_batch_size_count');
+  const from = measureFrom;
+  const to = arrivals.length ? Math.max(...arrivals) : Date.now();
+  const brokerPauses = readJvmPauses(brokerGcLog, from, to);
+  const timeline = stats.timeline.filter((x) => x.t * 1000 >= from - 1000 && x.t * 1000 <= to);
   const r: LatencyResult = {
+    client,
+    repeat,
     rate_fraction: fraction,
     offered_msgs_per_s: rate,
     sent,
@@ -507,11 +625,132 @@ async function openLoop(fraction: number, maxRate: number): Promise<LatencyResul
         }
       : {}),
     harness_loop_delay_p99_ms: loopDelay.percentile(99) / 1e6,
+    scorer_loop_max_ms: timeline.reduce((m, x) => Math.max(m, x.loop_max_ms), 0),
+    scorer_gc_ms_per_s: timeline.length ? timeline.reduce((t, x) => t + x.gc_ms, 0) / timeline.length : NaN,
+    tail: attributeTail(sentAts, arrivals, stats.pauses.filter((p) => p.at + p.ms >= from && p.at <= to), brokerPauses, timeline),
+    load_end: loadavg()[0]!,
     quantiles_ms: Array.from({ length: 101 }, (_, k) => pct(s, k)),
   };
   if (failed > 0) say('openloop', `${tag}: ${fmt(failed)} sends failed`);
-  say('openloop', `${tag}: ${fmt(r.received)} / ${fmt(sent)} received; latency p50 ${r.p50_ms} ms, p95 ${r.p95_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms (mean batch ${r.mean_batch?.toFixed(1) ?? '?'})`);
+  say(
+    'openloop',
+    `${tag}: ${fmt(r.received)} / ${fmt(sent)} received; latency p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms (mean batch ${r.mean_batch?.toFixed(1) ?? '?'}); ` +
+      `slow messages through a broker GC pause ${share(r.tail.broker_gc?.slow)} (all ${share(r.tail.broker_gc?.all)}), a scorer GC pause ${share(r.tail.scorer_gc.slow)} (all ${share(r.tail.scorer_gc.all)})`,
+  );
   return r;
+}
+const share = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : `${Math.round(100 * x)}%`);
+
+// --- distance to the limit: FLOPs per text and the machine's own GEMM peak -------------------------
+
+interface ModelCost {
+  terms: CostTerm[];
+  tokens_mean: number;
+  /** Tokens the worker's batches run, padding included: batches of 256 sorted by length, 64 rows per ORT call padded to the longest. */
+  padded_tokens_mean: number;
+  useful_ops_per_text: number;
+  padded_ops_per_text: number;
+  recurrent_share: number;
+  int8: boolean;
+  lstm?: { hidden: number; input: number; dirs: number };
+}
+
+async function modelCost(spec: ModelSpec, texts: string[]): Promise<ModelCost> {
+  const terms = costTerms(readOnnxGraph(readFileSync(join(spec.dir, 'model.onnx'))));
+  const { loadTokenizer } = (await import('../../libs/model/dist/tokenizer.js')) as typeof import('../../libs/model/src/tokenizer.js');
+  const config = JSON.parse(readFileSync(join(spec.dir, 'config.json'), 'utf8')) as { max_length: number };
+  const tok = await loadTokenizer(spec.dir, config.max_length, 20_000);
+  const lengths = tok.encode(texts).map((r) => Math.max(1, r.length));
+  let useful = 0;
+  let padded = 0;
+  let usefulTok = 0;
+  let paddedTok = 0;
+  for (let i = 0; i < lengths.length; i += DEFAULT_BATCH) {
+    const batch = lengths.slice(i, i + DEFAULT_BATCH).sort((a, b) => a - b);
+    for (let j = 0; j < batch.length; j += 64) {
+      const bucket = batch.slice(j, j + 64);
+      const longest = bucket[bucket.length - 1]!;
+      for (const l of bucket) {
+        useful += rowOps(terms, l);
+        padded += rowOps(terms, longest);
+        usefulTok += l;
+        paddedTok += longest;
+      }
+    }
+  }
+  const n = lengths.length;
+  const rec = lengths.reduce((s, l) => s + rowOps(terms, l, (t) => t.recurrent === true), 0);
+  const lstmTerm = terms.find((t) => t.recurrent);
+  const lstm = lstmTerm ? /\((\d+) dir x 4\*(\d+) x (\d+)\)/.exec(lstmTerm.what) : null;
+  const proj = terms.find((t) => t.what.startsWith('LSTM input projection'));
+  const projIn = proj ? Number(/x (\d+)\)$/.exec(proj.what)?.[1]) : 0;
+  return {
+    terms,
+    tokens_mean: usefulTok / n,
+    padded_tokens_mean: paddedTok / n,
+    useful_ops_per_text: useful / n,
+    padded_ops_per_text: padded / n,
+    recurrent_share: rec / useful,
+    int8: terms.some((t) => t.int8 && t.perToken > 0),
+    ...(lstm ? { lstm: { dirs: Number(lstm[1]), hidden: Number(lstm[2]), input: projIn } } : {}),
+  };
+}
+
+interface PeakCase {
+  name: string;
+  file: string;
+  ops: number;
+  seconds: number;
+  feeds: Record<string, { type: 'float32' | 'uint8' | 'int8'; dims: number[]; fill: number }>;
+}
+interface PeakResult {
+  name: string;
+  ops: number;
+  best_gops: number;
+  median_gops: number;
+  us_per_run: number;
+  cpu_cores: number;
+}
+
+/** GEMM rates through ONNX Runtime, in a child with the inference worker's session options and ORT's default threads (as model-only). */
+async function measurePeak(cost: ModelCost): Promise<PeakResult[]> {
+  const dir = join(tmpDir, 'peak');
+  mkdirSync(dir, { recursive: true });
+  const cases: PeakCase[] = [];
+  const chain = (name: string, m: number, k: number, n: number, steps: number) => {
+    const file = join(dir, `${name.replace(/\W+/g, '_')}.onnx`);
+    writeFileSync(file, matmulChainModel(m, k, n, steps));
+    cases.push({
+      name,
+      file,
+      ops: 2 * m * k * n * steps,
+      seconds: cfg.peakSeconds,
+      feeds: { X: { type: 'float32', dims: [m, k], fill: 1 }, W1: { type: 'float32', dims: [k, n], fill: 1 / k }, W2: { type: 'float32', dims: [n, k], fill: 1 / n } },
+    });
+  };
+  chain('fp32 GEMM 1024 x 1024 x 1024 (the peak)', 1024, 1024, 1024, 4);
+  if (cost.lstm) {
+    const { hidden: h, input } = cost.lstm;
+    const rows = Math.round(64 * cost.padded_tokens_mean);
+    chain(`LSTM input projection: [64 rows x ${Math.round(cost.padded_tokens_mean)} steps, ${input}] x [${input}, ${4 * h}]`, rows, input, 4 * h, 8);
+    chain(`LSTM recurrence step: [64, ${h}] x [${h}, ${4 * h}]`, 64, h, 4 * h, 64);
+    chain(`LSTM recurrence step at batch 1: [1, ${h}] x [${h}, ${4 * h}]`, 1, h, 4 * h, 64);
+  }
+  {
+    const file = join(dir, 'int8.onnx');
+    writeFileSync(file, matmulIntegerModel(1024, 1024, 1024));
+    cases.push({ name: 'int8 MatMulInteger 1024 x 1024 x 1024', file, ops: 2 * 1024 ** 3, seconds: cfg.peakSeconds, feeds: { A: { type: 'uint8', dims: [1024, 1024], fill: 1 }, B: { type: 'int8', dims: [1024, 1024], fill: 1 } } });
+  }
+  const specFile = join(dir, 'spec.json');
+  writeFileSync(specFile, JSON.stringify({ cases }));
+  const sys = await startSystem('peak', { BENCH_PEAK_SPEC: specFile }, join(tmpDir, 'peak.log'));
+  let result: PeakResult[] | null = null;
+  sys.onLine((o) => {
+    if (o.result) result = o.result as PeakResult[];
+  });
+  const code = await sys.exited;
+  if (!result) throw new Error(`peak measurement failed (exit ${code}); see ${join(tmpDir, 'peak.log')}`);
+  return result;
 }
 
 // --- run ---------------------------------------------------------------------------------------
@@ -527,14 +766,20 @@ const latency: LatencyResult[] = [];
 let profile: ReturnType<typeof summarizeProfiles> | null = null;
 const memory: Results['memory'] = [];
 const paired: Results['paired'] = [];
-const defaultBatch = 256; // the scorer's BATCH_MAX_SIZE default (docs/configuration.md)
+const modelRows: Results['models'] = [];
+const clientRows: Results['clients'] = [];
+const compression: Results['compression'] = [];
+let limit: Results['limit'] = null;
+let memorySteps: Results['memory_steps'] = null;
+let scorerLabels: Map<string, string> | undefined;
 
 if (cfg.phases.includes('drain')) {
   const scorer = await drain('scorer', 'drain', { kind: 'scorer', target: cfg.n, keepLabels: true });
+  scorerLabels = scorer.labels;
   systems.scorer = strip(scorer);
-  systems['model-only'] = await modelOnly(defaultBatch);
+  systems['model-only'] = await modelOnly(DEFAULT_BATCH);
   systems.passthrough = strip(await drain('passthrough', 'drain', { kind: 'passthrough', target: cfg.n, keepLabels: false }));
-  systems.naive = strip(await drain('naive', 'drain', { kind: 'scorer', env: { BATCH_MAX_SIZE: '1' }, target: Math.min(cfg.n, cfg.naiveCap), keepLabels: false }));
+  systems.naive = strip(await drain('naive', 'drain', { kind: 'scorer', env: { BATCH_MAX_SIZE: '1' }, target: cfg.n, maxS: cfg.naiveS, keepLabels: false }));
   // What batching can win inside the model at all: model-only at batch 256 over batch 1 bounds
   // scorer / naive from the model's side.
   systems['model-only-b1'] = await modelOnly(1, Math.min(cfg.n, cfg.naiveCap));
@@ -548,10 +793,114 @@ if (cfg.phases.includes('drain')) {
   }
 }
 
+if (cfg.phases.includes('limit')) {
+  const texts = items.slice(0, Math.min(cfg.n, cfg.limitTexts)).map((i) => i.text);
+  const costs = new Map<string, ModelCost>();
+  for (const m of models) costs.set(m.dir, await modelCost(m, texts));
+  const main = costs.get(mainModel.dir)!;
+  say('limit', `${mainModel.label}: ${main.tokens_mean.toFixed(1)} tokens per text (${main.padded_tokens_mean.toFixed(1)} padded), ${(main.useful_ops_per_text / 1e6).toFixed(2)} MFLOP per text, ${Math.round(100 * main.recurrent_share)} % in the recurrence`);
+  const peak = await measurePeak(main);
+  for (const p of peak) say('limit', `${p.name}: ${p.best_gops.toFixed(1)} G/s best, ${p.median_gops.toFixed(1)} median`);
+  // model-only of the bench model measured now if the drain phase did not.
+  systems['model-only'] ??= await modelOnly(DEFAULT_BATCH);
+  limit = {
+    threads: 'ONNX Runtime default (one per core), as model-only',
+    texts: texts.length,
+    peak,
+    costs: models.map((m) => {
+      const c = costs.get(m.dir)!;
+      return { model: m.label, kind: m.kind, ...c, terms: c.terms.map(({ what, op, perToken, perRow, perTokenSquared, int8 }) => ({ what, op, perToken, perRow, perTokenSquared, int8 })) };
+    }),
+  };
+}
+
+if (cfg.phases.includes('models')) {
+  for (const m of models) {
+    const isMain = m.dir === mainModel.dir;
+    const mo = isMain && systems['model-only'] ? systems['model-only'] : await modelOnly(DEFAULT_BATCH, Math.min(cfg.n, m.transformer ? cfg.modelCap / 4 : cfg.modelCap), m.dir, cfg.capSeconds);
+    const sc = isMain && systems.scorer ? systems.scorer : strip(await drain(`model-${m.name}`, 'models', { kind: 'scorer', env: { MODEL: m.dir }, target: Math.min(cfg.n, m.transformer ? cfg.modelCap / 4 : cfg.modelCap), keepLabels: true }));
+    modelRows.push({ ...m, system: 'scorer', scorer: sc, model_only: mo });
+    if (m.transformer) {
+      // The row a user would build instead: one message at a time, on the consumer's thread.
+      const pm = await drain(`per-message-${m.name}`, 'models', { kind: 'per-message', env: { MODEL: m.dir }, target: Math.min(cfg.n, cfg.perMessageCap), keepLabels: true });
+      const b1 = await modelOnly(1, Math.min(cfg.n, cfg.perMessageCap), m.dir, cfg.capSeconds);
+      modelRows.push({ ...m, label: `${m.label}, one message at a time`, kind: `${m.kind}, per message (transformers.js-style pipeline)`, system: 'per-message', scorer: strip(pm), model_only: b1 });
+    }
+  }
+}
+
+const maxRateFor = async (): Promise<number> => {
+  let max = cfg.maxRate ?? systems.scorer?.msgs_per_s;
+  if (!max) {
+    say('openloop', 'no scorer drain in this run: measuring the maximum first');
+    max = (await drain('scorer-max', 'openloop', { kind: 'scorer', target: Math.min(cfg.n, cfg.sweepCap), keepLabels: false })).msgs_per_s;
+  }
+  return max;
+};
+
+if (cfg.phases.includes('clients')) {
+  for (const client of cfg.clients) {
+    const r =
+      client === DEFAULT_CLIENT && systems.scorer
+        ? systems.scorer
+        : strip(await drain(`client-${client}`, 'clients', { kind: 'scorer', env: { KAFKA_CLIENT: client }, target: cfg.n, keepLabels: false }));
+    clientRows.push({ client, default: client === DEFAULT_CLIENT, drain: r });
+  }
+}
+
+if (cfg.phases.includes('compression')) {
+  for (const client of cfg.clients) {
+    for (const codec of cfg.compressions) {
+      const r = await drain(`zip-${client}-${codec}`, 'compression', {
+        kind: 'scorer',
+        env: { KAFKA_CLIENT: client, PRODUCER_COMPRESSION: codec },
+        target: Math.min(cfg.n, cfg.compressionCap),
+        keepLabels: false,
+        bytes: true,
+      });
+      compression.push({ client, codec, default: codec === DEFAULT_COMPRESSION, ...strip(r) });
+    }
+  }
+}
+
+if (cfg.phases.includes('openloop')) {
+  const max = await maxRateFor();
+  // Interleaved (repeat, client, rate), so a change in the machine's load falls on every cell alike.
+  for (let repeat = 0; repeat < cfg.openLoopRepeats; repeat++) {
+    for (const client of cfg.clients) for (const fraction of cfg.rates) latency.push(await openLoop(fraction, max, client, repeat));
+  }
+  const half = latency.filter((l) => l.rate_fraction === 0.5 && l.client === DEFAULT_CLIENT);
+  if (half.length && systems.scorer) {
+    const p99 = spread(half.map((l) => l.p99_ms));
+    Object.assign(systems.scorer, { p50_ms: spread(half.map((l) => l.p50_ms)).median, p99_ms: p99.median, latency_at: '50% of max rate' });
+  }
+}
+
+if (cfg.phases.includes('memory')) {
+  // Where the inference side's memory goes, step by step in a fresh process (test/bench/memory.mjs).
+  const steps = spawnSync(process.execPath, [join(ROOT, 'test/bench/memory.mjs'), 'arena', mainModel.dir, '--json', cfg.datasetsDir], { encoding: 'utf8' });
+  const line = steps.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  memorySteps = line ? (JSON.parse(line) as Results['memory_steps']) : null;
+  if (!memorySteps) say('memory', `memory.mjs failed: ${steps.stderr.trim().split('\n').pop()}`);
+  // Peak RSS of the scorer (default settings otherwise) under settings that bound memory without code changes.
+  const variants: [string, Record<string, string>][] = [
+    ['default', {}],
+    ['MALLOC_ARENA_MAX=2', { MALLOC_ARENA_MAX: '2' }],
+    ['NODE_OPTIONS=--max-semi-space-size=4', { NODE_OPTIONS: '--max-semi-space-size=4' }],
+    ['MALLOC_ARENA_MAX=2 + --max-semi-space-size=4', { MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=4' }],
+    ['MAX_INFLIGHT_MESSAGES=1024', { MAX_INFLIGHT_MESSAGES: '1024' }],
+    ...cfg.clients.filter((c) => c !== DEFAULT_CLIENT).map((c): [string, Record<string, string>] => [`KAFKA_CLIENT=${c}`, { KAFKA_CLIENT: c }]),
+  ];
+  for (const [label, extra] of variants) {
+    const r = await drain(`mem-${memory.length}`, 'memory', { kind: 'scorer', env: extra, target: Math.min(cfg.n, cfg.memoryCap), keepLabels: false });
+    memory.push({ variant: label, rss_mb: r.rss_mb, msgs_per_s: r.msgs_per_s, cpu_s_per_1k: r.cpu_s_per_1k, outputs: r.outputs, ...(r.memory ? { stats: r.memory } : {}), ...(r.gc ? { gc_ms_per_1k: r.gc.ms_per_1k } : {}) });
+  }
+}
+
 if (cfg.phases.includes('paired')) {
   for (let round = 0; round < cfg.pairedRounds; round++) {
     const runScorer = () => drain(`paired${round}-scorer`, 'paired', { kind: 'scorer', target: Math.min(cfg.n, cfg.pairedCap), keepLabels: false });
-    const runModel = () => modelOnly(defaultBatch, Math.min(cfg.n, cfg.pairedCap));
+    const runModel = () => modelOnly(DEFAULT_BATCH, Math.min(cfg.n, cfg.pairedCap));
     let sc: DrainResult;
     let mo: DrainResult;
     if (round % 2 === 0) {
@@ -561,7 +910,7 @@ if (cfg.phases.includes('paired')) {
       mo = await runModel();
       sc = await runScorer();
     }
-    const nv = await drain(`paired${round}-naive`, 'paired', { kind: 'scorer', env: { BATCH_MAX_SIZE: '1' }, target: Math.min(cfg.n, cfg.pairedNaiveCap), keepLabels: false });
+    const nv = await drain(`paired${round}-naive`, 'paired', { kind: 'scorer', env: { BATCH_MAX_SIZE: '1' }, target: cfg.n, maxS: cfg.naiveS, keepLabels: false });
     paired.push({
       round,
       scorer: sc.msgs_per_s,
@@ -590,31 +939,6 @@ if (cfg.phases.includes('sweep')) {
   }
 }
 
-if (cfg.phases.includes('openloop')) {
-  let max = cfg.maxRate ?? systems.scorer?.msgs_per_s;
-  if (!max) {
-    say('openloop', 'no scorer drain in this run: measuring the maximum first');
-    max = (await drain('scorer-max', 'openloop', { kind: 'scorer', target: Math.min(cfg.n, cfg.sweepCap), keepLabels: false })).msgs_per_s;
-  }
-  for (const fraction of cfg.rates) latency.push(await openLoop(fraction, max));
-  const half = latency.find((l) => l.rate_fraction === 0.5);
-  if (half && systems.scorer) Object.assign(systems.scorer, { p50_ms: half.p50_ms, p95_ms: half.p95_ms, p99_ms: half.p99_ms, latency_at: '50% of max rate' });
-}
-
-if (cfg.phases.includes('memory')) {
-  // Peak RSS of the scorer (default settings otherwise) under settings that bound memory without code changes.
-  const variants: [string, Record<string, string>][] = [
-    ['default', {}],
-    ['MALLOC_ARENA_MAX=2', { MALLOC_ARENA_MAX: '2' }],
-    ['FETCH_MAX_BYTES=1048576', { FETCH_MAX_BYTES: String(1 << 20) }],
-    ['both', { MALLOC_ARENA_MAX: '2', FETCH_MAX_BYTES: String(1 << 20) }],
-  ];
-  for (const [label, extra] of variants) {
-    const r = await drain(`mem-${memory.length}`, 'memory', { kind: 'scorer', env: extra, target: Math.min(cfg.n, cfg.memoryCap), keepLabels: false });
-    memory.push({ variant: label, rss_mb: r.rss_mb, msgs_per_s: r.msgs_per_s, cpu_s_per_1k: r.cpu_s_per_1k, outputs: r.outputs });
-  }
-}
-
 if (cfg.phases.includes('profile')) {
   const dir = join(tmpDir, 'cpuprofile');
   mkdirSync(dir, { recursive: true });
@@ -630,6 +954,7 @@ if (cfg.phases.includes('profile')) {
   profile = r.window ? summarizeProfiles(files, r.window.messages, r.window.fromUs, r.window.toUs) : summarizeProfiles(files, r.outputs);
   say('profile', `${files.length} profile(s) in ${dir}`);
 }
+void scorerLabels;
 
 // --- results -----------------------------------------------------------------------------------
 const ratio = (a?: number, b?: number) => (a && b ? a / b : null);
@@ -650,11 +975,13 @@ const results: Results = {
     mem_gib: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     broker: env.KAFKA_BROKER_SOURCE ?? `Kafka at ${brokers.join(',')}`,
-    load_at_start: readFileSync('/proc/loadavg', 'utf8').trim(),
+    load_at_start: loadAtStart,
+    load_at_end: readFileSync('/proc/loadavg', 'utf8').trim(),
   },
   commit: git('rev-parse', 'HEAD'),
-  commit_dirty: git('status', '--porcelain').length > 0,
-  model: { name: cfg.model, version: modelVersion, labels: modelLabels },
+  commit_dirty: git('status', '--porcelain', '--', 'libs', 'services', 'test/bench', 'models').length > 0,
+  model: { name: mainModel.name, version: mainModel.version, labels: mainModel.labels },
+  defaults: { kafka_client: DEFAULT_CLIENT, producer_compression: DEFAULT_COMPRESSION, batch_max_size: DEFAULT_BATCH },
   config: {
     quick: cfg.quick,
     n: cfg.n,
@@ -667,14 +994,19 @@ const results: Results = {
     sweep_cap_small: cfg.sweepCapSmall,
     open_loop_s: cfg.openLoopS,
     open_loop_warmup_s: cfg.openLoopWarmupS,
+    open_loop_repeats: cfg.openLoopRepeats,
     profile_cap: cfg.profileCap,
     memory_cap: cfg.memoryCap,
     paired_rounds: cfg.pairedRounds,
     paired_cap: cfg.pairedCap,
-    paired_naive_cap: cfg.pairedNaiveCap,
+    naive_s: cfg.naiveS,
     max_rate: cfg.maxRate,
     scorer_env: cfg.scorerEnv,
     full_drain_max_s: cfg.fullDrainMaxS,
+    compression_cap: cfg.compressionCap,
+    model_cap: cfg.modelCap,
+    per_message_cap: cfg.perMessageCap,
+    clients: cfg.clients,
     phases: cfg.phases,
   },
   sample: describe(items),
@@ -688,26 +1020,49 @@ const results: Results = {
   sweep,
   latency,
   memory,
+  memory_steps: memorySteps,
   paired,
   paired_median: paired.length
-    ? { scorer_over_model_only: median(paired.map((p) => p.scorer_over_model_only)), scorer_over_naive: median(paired.map((p) => p.scorer_over_naive)) }
+    ? { scorer_over_model_only: spread(paired.map((p) => p.scorer_over_model_only)).median, scorer_over_naive: spread(paired.map((p) => p.scorer_over_naive)).median }
     : null,
   profile,
+  models: modelRows,
+  clients: clientRows,
+  compression,
+  limit,
+  baselines_dev: baselinesDev(),
   targets: [],
 };
-const half = latency.find((l) => l.rate_fraction === 0.5);
-results.targets = [
-  { name: 'scorer >= 0.7 x model-only', measured: results.ratios.scorer_over_model_only, limit: 0.7, met: ge(results.ratios.scorer_over_model_only, 0.7) },
-  { name: 'scorer >= 10 x naive', measured: results.ratios.scorer_over_naive, limit: 10, met: ge(results.ratios.scorer_over_naive, 10) },
-  { name: 'p99 end-to-end <= 100 ms at 50% of max rate', measured: half?.p99_ms ?? null, limit: 100, met: half ? half.p99_ms <= 100 : null },
-  { name: 'scorer peak RSS <= 400 MB', measured: s.scorer?.rss_mb ?? null, limit: 400, met: s.scorer ? s.scorer.rss_mb <= 400 : null },
-];
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+/** The lexicon baselines' dev accuracy beside the bench model's (training/baselines.json, `sentiment-stream eval --baseline`). */
+function baselinesDev(): Record<string, number> {
+  try {
+    const all = JSON.parse(readFileSync(join(ROOT, 'training/baselines.json'), 'utf8')) as Record<string, { rows: { scorer: string; accuracy: number }[] }>;
+    const rows = all[mainModel.name]?.rows ?? [];
+    const out: Record<string, number> = {};
+    for (const [k, re] of [['afinn', /afinn/i], ['vader', /vader/i]] as const) {
+      const row = rows.find((x) => re.test(x.scorer));
+      if (row) out[k] = row.accuracy;
+    }
+    return out;
+  } catch {
+    return {};
+  }
 }
-function ge(x: number | null, limit: number): boolean | null {
-  return x === null ? null : x >= limit;
+const atRate = (f: number) => latency.filter((l) => l.rate_fraction === f && l.client === DEFAULT_CLIENT).map((l) => l.p99_ms);
+const p99Target = (f: number, limitMs: number) => {
+  const xs = atRate(f);
+  if (xs.length === 0) return { name: `p99 end-to-end <= ${limitMs} ms at ${f * 100}% of max rate`, measured: null, limit: limitMs, met: null };
+  const sp = spread(xs);
+  return { name: `p99 end-to-end <= ${limitMs} ms at ${f * 100}% of max rate (median of ${sp.n} runs; range ${Math.round(sp.min)}-${Math.round(sp.max)} ms)`, measured: sp.median, limit: limitMs, met: sp.median <= limitMs };
+};
+results.targets = [
+  { name: 'scorer >= 0.92 x model-only', measured: results.ratios.scorer_over_model_only, limit: 0.92, met: ge(results.ratios.scorer_over_model_only, 0.92) },
+  p99Target(0.5, 40),
+  p99Target(0.75, 80),
+  { name: 'scorer peak RSS <= 300 MB', measured: s.scorer?.rss_mb ?? null, limit: 300, met: s.scorer?.rss_mb !== undefined ? s.scorer.rss_mb <= 300 : null },
+];
+function ge(x: number | null, lim: number): boolean | null {
+  return x === null ? null : x >= lim;
 }
 
 mkdirSync(cfg.outDir, { recursive: true });
@@ -717,10 +1072,10 @@ copyFileSync(latestJson, join(cfg.outDir, `${results.date.slice(0, 10)}.json`));
 writeFileSync(join(cfg.outDir, 'latest.md'), renderMarkdown(results));
 say('results', `wrote ${latestJson}, ${results.date.slice(0, 10)}.json and latest.md`);
 
-const plot = spawnSync(env.PYTHON ?? '/usr/bin/python3', [join(ROOT, 'test/bench/plot.py'), latestJson, cfg.outDir], { stdio: ['ignore', 'inherit', 'inherit'] });
-if (plot.status !== 0) say('results', `plots failed (status ${plot.status ?? plot.error?.message}); the JSON and Markdown are complete`);
+const python = env.PYTHON ?? '/usr/bin/python3';
+const plot = spawnSync(python, [join(ROOT, 'test/bench/plot.py'), latestJson, cfg.outDir], { stdio: ['ignore', 'inherit', 'inherit'] });
+if (plot.status !== 0) say('results', `plots failed (status ${plot.status ?? plot.error?.message}; ${python} needs matplotlib: make bench-deps); the JSON and Markdown are complete`);
 
 process.stdout.write(renderMarkdown(results));
-say('done', `in ${Math.round((Date.now() - t0) / 1000)} s`);
+say('done', `in ${Math.round((Date.now() - t0) / 1000)} s; load average at start ${loadAtStart}, at end ${results.machine.load_at_end}`);
 process.exit(0);
-

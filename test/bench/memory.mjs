@@ -1,28 +1,34 @@
 // Where the scorer's resident memory comes from, step by step, in one fresh process:
 //
-//   node test/bench/memory.mjs [arena|no-arena] [MODEL]
+//   node test/bench/memory.mjs [arena|no-arena] [MODEL name or folder] [--json] [DATASETS_DIR]
 //
 // Loads what the inference worker loads (ONNX Runtime session with the worker's options, the
-// transformers.js tokenizer), then runs the longest texts of the sample at the worker's sub-batch
-// size (64 rows) and as one 256-row batch, printing VmRSS / VmHWM after each step. `no-arena`
-// creates the session with enableCpuMemArena: false, to show what ORT's arena holds on to.
+// transformers.js tokenizer), then runs the longest texts of the datasets at the worker's sub-batch
+// size (64 rows) and as one 256- and one 1024-row batch, printing VmRSS / VmHWM after each step
+// (--json: one JSON line at the end, for bench.ts). `no-arena` creates the session with
+// enableCpuMemArena: false, to show what ORT's arena holds on to.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { isAbsolute, join } from 'node:path';
 
-const variant = process.argv[2] ?? 'arena';
-const modelName = process.argv[3] ?? 'sst2-bilstm';
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const [variant = 'arena', modelArg = 'sst2-bilstm', dataArg] = args.filter((a) => a !== '--json');
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const dir = `${root}models/${modelName}`;
+const dir = isAbsolute(modelArg) ? modelArg : `${root}models/${modelArg}`;
+const dataDir = dataArg ?? process.env.DATA_DIR ?? join(root, '../shared/datasets');
 
 const mem = () => {
   const s = readFileSync('/proc/self/status', 'utf8');
   const kb = (n) => Number(new RegExp(`${n}:\\s+(\\d+)`).exec(s)[1]);
   return { rss: Math.round(kb('VmRSS') / 1024), hwm: Math.round(kb('VmHWM') / 1024) };
 };
+const steps = [];
 let prev = mem().rss;
 const step = (what) => {
   const m = mem();
-  process.stdout.write(`${what.padEnd(58)} RSS ${String(m.rss).padStart(4)} MB (+${String(m.rss - prev).padStart(4)})  peak ${String(m.hwm).padStart(4)} MB\n`);
+  steps.push({ step: what, rss_mb: m.rss, delta_mb: m.rss - prev, peak_mb: m.hwm });
+  if (!json) process.stdout.write(`${what.padEnd(58)} RSS ${String(m.rss).padStart(4)} MB (+${String(m.rss - prev).padStart(4)})  peak ${String(m.hwm).padStart(4)} MB\n`);
   prev = m.rss;
 };
 
@@ -35,6 +41,7 @@ const session = await ort.InferenceSession.create(`${dir}/model.onnx`, {
   graphOptimizationLevel: 'all',
   executionMode: 'sequential',
   interOpNumThreads: 1,
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
   ...(variant === 'no-arena' ? { enableCpuMemArena: false } : {}),
 });
 step('InferenceSession.create (worker options)');
@@ -45,7 +52,7 @@ step('import @xenova/transformers + load tokenizer.json');
 
 // The longest texts of both datasets: the worst case the arena has to hold.
 const read = (f) => readFileSync(f, 'utf8').split('\n').slice(1).filter(Boolean).map((l) => l.slice(0, l.lastIndexOf('\t')));
-const texts = [...read('/work/shared/datasets/sst2/train-sentences.tsv'), ...read('/work/shared/datasets/tweeteval-sentiment/train.tsv')];
+const texts = [...read(join(dataDir, 'sst2/train-sentences.tsv')), ...read(join(dataDir, 'tweeteval-sentiment/train.tsv'))];
 texts.sort((a, b) => b.length - a.length);
 step(`read ${texts.length} texts`);
 
@@ -65,3 +72,4 @@ step(`run 1 x 256 rows unbucketed, len ${len}`);
 len = await run(ids.slice(0, 1024));
 step(`run 1 x 1024 rows unbucketed, len ${len}`);
 await session.release();
+if (json) process.stdout.write(`${JSON.stringify({ model: `${config.name} ${config.version}`, variant, steps })}\n`);

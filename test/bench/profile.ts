@@ -37,6 +37,7 @@ function category(functionName: string, url: string): string {
   if (functionName === '(program)') return 'native (unattributed)';
   if (functionName === '(root)') return 'idle';
   if (url.includes('/kafkajs/')) return 'kafkajs';
+  if (url.includes('@platformatic/kafka')) return '@platformatic/kafka';
   if (url.includes('@xenova/transformers') || url.includes('@huggingface')) return 'tokenizer (transformers.js)';
   if (url.includes('onnxruntime')) return 'onnxruntime (incl. native run)';
   if (url.includes('libs/model/')) return 'model lib (tokenize/encode glue)';

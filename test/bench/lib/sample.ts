@@ -1,6 +1,6 @@
 // The benchmark's load: real tweets and review sentences from ../shared/datasets, drawn with a fixed
 // seed, each source keeping its own length distribution.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { prng } from '../../support/random.js';
 
@@ -12,6 +12,9 @@ export interface PoolItem {
   /** `dev` items were not used to train the shipped models (their test splits are held back elsewhere). */
   split: 'train' | 'dev';
 }
+
+/** A missing or incomplete datasets folder: one line, no stack (bench.ts prints it and exits 2). */
+export class DatasetsError extends Error {}
 
 const SST2_LABELS = ['negative', 'positive'];
 const TWEETEVAL_LABELS = ['negative', 'neutral', 'positive'];
@@ -36,6 +39,15 @@ function readTsv(file: string, labels: string[], source: PoolItem['source'], spl
  * not the phrase-level train.tsv, whose fragments are far shorter than real review sentences.
  */
 export function loadPools(datasetsDir: string): { tweets: PoolItem[]; reviews: PoolItem[] } {
+  const files = ['tweeteval-sentiment/train.tsv', 'tweeteval-sentiment/dev.tsv', 'sst2/train-sentences.tsv', 'sst2/dev.tsv'];
+  const missing = files.filter((f) => !existsSync(join(datasetsDir, f)));
+  if (missing.length > 0) {
+    throw new DatasetsError(
+      existsSync(datasetsDir)
+        ? `${datasetsDir} lacks ${missing.join(', ')} (the shared datasets' README lists them)`
+        : `datasets folder ${datasetsDir} not found: put the shared datasets beside the checkout (../shared/datasets) or set DATA_DIR`,
+    );
+  }
   const tweets = [
     ...readTsv(join(datasetsDir, 'tweeteval-sentiment/train.tsv'), TWEETEVAL_LABELS, 'tweet', 'train'),
     ...readTsv(join(datasetsDir, 'tweeteval-sentiment/dev.tsv'), TWEETEVAL_LABELS, 'tweet', 'dev'),

@@ -4,7 +4,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { CloudEvent, Kafka, type KafkaMessage } from 'cloudevents';
 import { describe, expect, it } from 'vitest';
-import { deadLetterMessage, eventMessage, fitMessage, sentimentEvent, sentimentV1Schema, withTraceContext, type OutboundMessage, type SourceRecord } from './index.js';
+import { deadLetterMessage, eventMessage, fitMessage, sentimentEvent, sentimentV1Schema, skippedRecordsMessage, withTraceContext, type OutboundMessage, type SourceRecord } from './index.js';
 
 const record: SourceRecord = {
   topic: 'reviews',
@@ -119,6 +119,15 @@ describe('CloudEvents (Kafka binding, binary mode)', () => {
     const ce = Kafka.toEvent(received(fitted)) as CloudEvent<unknown>;
     expect(ce.validate()).toBe(true);
     expect(ce.type).toBe('dev.sentiment-stream.dead-letter.v1');
+  });
+
+  it('the dead letter for skipped undecodable records carries the attributes of a valid CloudEvent', () => {
+    const message = skippedRecordsMessage('dlq', { topic: 'reviews', partition: 4, from: 100n, to: 163n, reason: 'CRC mismatch' }, Date.parse('2026-05-06T07:08:09.000Z'));
+    const attributes = Object.fromEntries(Object.entries(received(message).headers).filter(([name]) => name.startsWith('ce_')).map(([name, v]) => [name.slice(3), v]));
+    const ce = new CloudEvent(attributes as { source: string; type: string }, true);
+    expect(ce.validate()).toBe(true);
+    expect(ce).toMatchObject({ id: 'reviews-4-100-dlq', source: '/sentiment-stream/scorer/reviews', type: 'dev.sentiment-stream.dead-letter.v1', time: '2026-05-06T07:08:09.000Z' });
+    expect(message.headers['content-type']).toBeUndefined();
   });
 
   it("a tombstone's dead letter has no value and no content type; its attributes still make a valid CloudEvent", () => {

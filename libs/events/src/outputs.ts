@@ -38,6 +38,7 @@ const ownHeaders: ReadonlySet<string> = new Set([
   'x-source-topic',
   'x-source-partition',
   'x-source-offset',
+  'x-source-last-offset',
   'x-value-truncated',
   'x-original-size',
   'x-original-sha256',
@@ -122,13 +123,19 @@ export function withTraceContext(message: OutboundMessage, context: TraceHeaders
  * nothing readable to keep): which partition, which offsets (first and last, both included), and
  * what the decoder said.
  */
-export function skippedRecordsMessage(topic: string, skipped: { topic: string; partition: number; from: bigint; to: bigint; reason: string }): OutboundMessage {
+export function skippedRecordsMessage(
+  topic: string,
+  skipped: { topic: string; partition: number; from: bigint; to: bigint; reason: string },
+  now: number = Date.now(),
+): OutboundMessage {
   return {
     kind: 'dead-letter',
     topic,
     key: null,
     value: null,
     headers: {
+      // A CloudEvent like every dead letter, without data (so without content-type); its id is the first skipped offset's.
+      ...cloudEventHeaders('dead-letter', { topic: skipped.topic, partition: skipped.partition, offset: String(skipped.from) }, new Date(now).toISOString()),
       'x-error-code': 'CORRUPT_BATCH',
       'x-error-message': `records ${skipped.from}-${skipped.to} cannot be decoded by any client and were skipped: ${skipped.reason}`.slice(0, 500),
       'x-source-topic': skipped.topic,

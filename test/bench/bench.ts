@@ -41,7 +41,9 @@ const DEFAULT_BATCH = Number(scorerSettings.BATCH_MAX_SIZE.defaultText);
 
 const cfg = {
   quick: QUICK,
-  n: num('BENCH_N', 10_000, 200_000),
+  // QUICK: 20,000, not less: a capped drain needs several produce requests after the first one, and
+  // with a backlog the first carries a whole fetch response (FETCH_MAX_BYTES, ~7,000 messages here).
+  n: num('BENCH_N', 20_000, 200_000),
   seed: Number(env.BENCH_SEED ?? 20_261_128),
   tweetShare: Number(env.BENCH_TWEET_SHARE ?? 0.5),
   model: env.MODEL ?? 'sst2-bilstm',
@@ -60,32 +62,33 @@ const cfg = {
   fullDrainMaxS: num('BENCH_FULL_DRAIN_MAX_S', 300, 1_200),
   sweepSizes: [1, 8, 32, 64, 128, 256, 512, 1024],
   sweepThreads: [1, 2],
-  /** Messages per sweep point: batch >= 32 / batch < 32. */
-  sweepCap: num('BENCH_SWEEP_CAP', 2_000, 20_000),
-  sweepCapSmall: num('BENCH_SWEEP_CAP_SMALL', 500, 4_000),
+  /** Messages per sweep point for batch >= 32; below 32, seconds after the first output. */
+  sweepCap: num('BENCH_SWEEP_CAP', 20_000, 20_000),
+  sweepSmallS: num('BENCH_SWEEP_SMALL_S', 10, 20),
   rates: listOf(env.BENCH_RATES, ['0.25', '0.5', '0.75']).map(Number),
   openLoopS: num('BENCH_OPEN_LOOP_S', 10, 30),
   /** Latencies of messages sent in the first seconds of each rate are left out (JIT, connections, first fetches). */
   openLoopWarmupS: num('BENCH_OPEN_LOOP_WARMUP_S', 2, 5),
   /** Open-loop runs per client and rate (interleaved), for the spread of p99 from run to run. */
   openLoopRepeats: num('BENCH_OPEN_LOOP_REPEATS', 1, 3),
-  profileCap: num('BENCH_PROFILE_CAP', 3_000, 40_000),
+  profileCap: num('BENCH_PROFILE_CAP', 20_000, 40_000),
   /** Paired rounds: scorer, model-only and naive back to back (order alternating), so each ratio compares runs under the same outside load. */
   pairedRounds: num('BENCH_PAIRED_ROUNDS', 2, 3),
-  pairedCap: num('BENCH_PAIRED_CAP', 2_000, 30_000),
+  pairedCap: num('BENCH_PAIRED_CAP', 20_000, 30_000),
   /** Open loop: the scorer's maximum (msgs/s) to take fractions of, instead of this run's drain figure. */
   maxRate: env.BENCH_MAX_RATE ? Number(env.BENCH_MAX_RATE) : null,
   /** Extra settings, `K=V,K=V` (e.g. INTRA_OP_THREADS=2), for every run of the real scorer. */
   scorerEnv: Object.fromEntries((env.BENCH_SCORER_ENV ?? '').split(',').filter((kv) => kv.includes('=')).map((kv) => kv.split('=', 2) as [string, string])),
   /** Messages per memory variant (RSS keeps rising for a while as longer texts and bigger fetches show up). */
-  memoryCap: num('BENCH_MEMORY_CAP', 2_000, 50_000),
+  memoryCap: num('BENCH_MEMORY_CAP', 20_000, 50_000),
   /** Kafka clients given rows (drain, open loop, compression); the scorer's default first. */
   clients: listOf(env.BENCH_CLIENTS, ['platformatic', 'kafkajs']).sort((a, b) => Number(b === DEFAULT_CLIENT) - Number(a === DEFAULT_CLIENT)),
   compressions: listOf(env.BENCH_COMPRESSIONS, ['none', 'gzip', 'snappy', 'lz4', 'zstd']),
-  compressionCap: num('BENCH_COMPRESSION_CAP', 2_000, 30_000),
+  compressionCap: num('BENCH_COMPRESSION_CAP', 20_000, 30_000),
   /** BENCH_MODELS: names, folders or git:<rev>:<path>; default: every model and option of the bench model's dataset. */
   models: env.BENCH_MODELS ? listOf(env.BENCH_MODELS, []) : null,
-  modelCap: num('BENCH_MODEL_CAP', 2_000, 30_000),
+  /** Messages per model row; a transformer drains for BENCH_CAP_S after its first output instead. */
+  modelCap: num('BENCH_MODEL_CAP', 20_000, 30_000),
   /** The one-message-at-a-time transformer: messages drained. */
   perMessageCap: num('BENCH_PER_MESSAGE_CAP', 100, 1_000),
   /** Texts tokenized for the FLOP count (real lengths and the worker's padding). */
@@ -817,8 +820,11 @@ if (cfg.phases.includes('limit')) {
 if (cfg.phases.includes('models')) {
   for (const m of models) {
     const isMain = m.dir === mainModel.dir;
-    const mo = isMain && systems['model-only'] ? systems['model-only'] : await modelOnly(DEFAULT_BATCH, Math.min(cfg.n, m.transformer ? cfg.modelCap / 4 : cfg.modelCap), m.dir, cfg.capSeconds);
-    const sc = isMain && systems.scorer ? systems.scorer : strip(await drain(`model-${m.name}`, 'models', { kind: 'scorer', env: { MODEL: m.dir }, target: Math.min(cfg.n, m.transformer ? cfg.modelCap / 4 : cfg.modelCap), keepLabels: true }));
+    const mo = isMain && systems['model-only'] ? systems['model-only'] : await modelOnly(DEFAULT_BATCH, Math.min(cfg.n, cfg.modelCap), m.dir, cfg.capSeconds);
+    const sc =
+      isMain && systems.scorer
+        ? systems.scorer
+        : strip(await drain(`model-${m.name}`, 'models', { kind: 'scorer', env: { MODEL: m.dir }, target: m.transformer ? cfg.n : Math.min(cfg.n, cfg.modelCap), ...(m.transformer ? { maxS: cfg.capSeconds } : {}), keepLabels: true }));
     modelRows.push({ ...m, system: 'scorer', scorer: sc, model_only: mo });
     if (m.transformer) {
       // The row a user would build instead: one message at a time, on the consumer's thread.
@@ -927,11 +933,10 @@ if (cfg.phases.includes('paired')) {
 if (cfg.phases.includes('sweep')) {
   for (const threads of cfg.sweepThreads) {
     for (const size of cfg.sweepSizes) {
-      const target = Math.min(cfg.n, size < 32 ? cfg.sweepCapSmall : cfg.sweepCap);
       const r = await drain(`sweep-t${threads}-b${size}`, 'sweep', {
         kind: 'scorer',
         env: { BATCH_MAX_SIZE: String(size), INTRA_OP_THREADS: String(threads) },
-        target,
+        ...(size < 32 ? { target: cfg.n, maxS: cfg.sweepSmallS } : { target: Math.min(cfg.n, cfg.sweepCap) }),
         keepLabels: false,
       });
       sweep.push({ batch_max_size: size, intra_op_threads: threads, ...strip(r) });
@@ -991,7 +996,7 @@ const results: Results = {
     naive_cap: cfg.naiveCap,
     cap_seconds: cfg.capSeconds,
     sweep_cap: cfg.sweepCap,
-    sweep_cap_small: cfg.sweepCapSmall,
+    sweep_small_s: cfg.sweepSmallS,
     open_loop_s: cfg.openLoopS,
     open_loop_warmup_s: cfg.openLoopWarmupS,
     open_loop_repeats: cfg.openLoopRepeats,

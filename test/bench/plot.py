@@ -153,7 +153,7 @@ if comp:
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     clients = sorted({c["client"] for c in comp}, key=lambda c: c != default_client)
     for ci, cl in enumerate(clients):
-        rows = [c for c in comp if c["client"] == cl]
+        rows = [c for c in comp if c["client"] == cl and c.get("cpu_s_per_1k") is not None and c.get("broker_cpu_s_per_1k") is not None and c.get("broker_bytes_per_msg") is not None]
         ax.scatter([c["broker_bytes_per_msg"] for c in rows], [1000 * (c["cpu_s_per_1k"] + c["broker_cpu_s_per_1k"]) for c in rows], color=f"C{ci}", label=f"KAFKA_CLIENT={cl}", zorder=3)
         for c in rows:
             ax.annotate(c["codec"], (c["broker_bytes_per_msg"], 1000 * (c["cpu_s_per_1k"] + c["broker_cpu_s_per_1k"])), fontsize=8, xytext=(4, 2), textcoords="offset points")

@@ -60,8 +60,9 @@ const cfg = {
   capSeconds: num('BENCH_CAP_S', 15, 60),
   /** A safety stop for full drains (N messages): far above what any system here needs. */
   fullDrainMaxS: num('BENCH_FULL_DRAIN_MAX_S', 300, 1_200),
-  sweepSizes: [1, 8, 32, 64, 128, 256, 512, 1024],
-  sweepThreads: [1, 2],
+  // QUICK: fewer points, to keep it near 10 minutes on 2 cores.
+  sweepSizes: QUICK ? [1, 32, 256, 1024] : [1, 8, 32, 64, 128, 256, 512, 1024],
+  sweepThreads: QUICK ? [2] : [1, 2],
   /** Messages per sweep point for batch >= 32; below 32, seconds after the first output. */
   sweepCap: num('BENCH_SWEEP_CAP', 20_000, 20_000),
   sweepSmallS: num('BENCH_SWEEP_SMALL_S', 10, 20),
@@ -322,8 +323,23 @@ async function drain(name: string, phase: string, opts: DrainOptions): Promise<D
   let capped: string | null = null;
   let lastSay = Date.now();
   let sayCount = 0;
+  // The scorer's own counters once a second: texts scored (its progress, finer than the output
+  // produce requests) and records in flight (what the transport holds: MAX_INFLIGHT_MESSAGES + one fetch).
+  const scored: { at: number; texts: number }[] = [];
+  let inflightMax = 0;
+  let lastScrape = 0;
+  const scrape = async () => {
+    const text = await sys.metrics().catch(() => '');
+    if (!text) return;
+    scored.push({ at: Date.now(), texts: promSum(text, 'sentiment_batch_size_sum') });
+    inflightMax = Math.max(inflightMax, promSum(text, 'sentiment_inflight_messages'));
+  };
   try {
     for (;;) {
+      if (Date.now() - lastScrape >= 1_000) {
+        lastScrape = Date.now();
+        await scrape();
+      }
       const count = await countRecords(admin, out);
       const cpu = procSample(sys.pid);
       const now = Date.now();
@@ -350,6 +366,7 @@ async function drain(name: string, phase: string, opts: DrainOptions): Promise<D
   }
   if (opts.target < cfg.n && !capped) capped = `count (${fmt(opts.target)} messages)`;
   if (capped && opts.maxS !== undefined && capped.startsWith('time')) capped = `time (${opts.maxS} s after the first output)`;
+  await scrape();
   const metrics = await sys.metrics().catch(() => '');
   const st = await stats.now();
   const final = procSample(sys.pid)!;
@@ -384,6 +401,10 @@ async function drain(name: string, phase: string, opts: DrainOptions): Promise<D
   if (st) {
     result.gc = { count: st.gc.count, total_ms: st.gc.total_ms, max_ms: st.gc.max_ms, over_10ms: st.gc.over_10ms, ms_per_1k: (st.gc.total_ms / Math.max(1, outputs)) * 1000 };
   }
+  const firstScored = scored.find((x) => x.texts > 0);
+  const lastScored = scored[scored.length - 1];
+  if (firstScored && lastScored && lastScored.at - firstScored.at >= 2_000) result.scored_per_s = ((lastScored.texts - firstScored.texts) * 1000) / (lastScored.at - firstScored.at);
+  if (inflightMax > 0) result.inflight_max = inflightMax;
   if (opts.bytes) result.broker_bytes_per_msg = topicBytes(out) / Math.max(1, outputs);
   if (metrics) {
     const batches = promSum(metrics, 'sentiment_batch_size_count');
@@ -413,6 +434,8 @@ async function drain(name: string, phase: string, opts: DrainOptions): Promise<D
     `${name}: ${fmt(result.msgs_per_s)} msg/s over ${windowS.toFixed(1)} s (${fmt(outputs)} outputs${capped ? `, capped by ${capped}` : ''}), ` +
       `${result.cpu_s_per_1k.toFixed(3)} CPU s/1k, peak RSS ${result.rss_mb.toFixed(0)} MB` +
       (result.mean_batch ? `, mean batch ${result.mean_batch.toFixed(1)}` : '') +
+      (result.scored_per_s ? `, ${fmt(result.scored_per_s)} texts/s scored` : '') +
+      (result.inflight_max ? `, up to ${fmt(result.inflight_max)} records in flight` : '') +
       (result.broker_bytes_per_msg !== undefined ? `, ${result.broker_bytes_per_msg.toFixed(1)} B/msg on the broker` : '') +
       (result.accuracy !== undefined ? `, held-out accuracy ${(100 * result.accuracy).toFixed(1)}%` : ''),
   );
@@ -731,7 +754,8 @@ async function measurePeak(cost: ModelCost): Promise<PeakResult[]> {
       feeds: { X: { type: 'float32', dims: [m, k], fill: 1 }, W1: { type: 'float32', dims: [k, n], fill: 1 / k }, W2: { type: 'float32', dims: [n, k], fill: 1 / n } },
     });
   };
-  chain('fp32 GEMM 1024 x 1024 x 1024 (the peak)', 1024, 1024, 1024, 4);
+  chain('fp32 GEMM 1024 x 1024 x 1024 (a large MatMul)', 1024, 1024, 1024, 4);
+  chain('fp32 GEMM 256 x 256 x 256', 256, 256, 256, 64);
   if (cost.lstm) {
     const { hidden: h, input } = cost.lstm;
     const rows = Math.round(64 * cost.padded_tokens_mean);
@@ -855,7 +879,8 @@ if (cfg.phases.includes('clients')) {
 }
 
 if (cfg.phases.includes('compression')) {
-  for (const client of cfg.clients) {
+  // QUICK: the default client only.
+  for (const client of cfg.quick ? cfg.clients.slice(0, 1) : cfg.clients) {
     for (const codec of cfg.compressions) {
       const r = await drain(`zip-${client}-${codec}`, 'compression', {
         kind: 'scorer',

@@ -119,8 +119,9 @@ if order:
 models = r.get("models") or []
 points = []  # (texts/s, accuracy, label, marker)
 for m in models:
-    if m.get("dev_accuracy") is not None and m["scorer"].get("msgs_per_s"):
-        points.append((m["scorer"]["msgs_per_s"], m["dev_accuracy"], m["label"] if m["system"] == "scorer" else f"{m['name']}, one message at a time", "o" if m["system"] == "scorer" else "s"))
+    rate = m["scorer"].get("scored_per_s") if m["system"] == "scorer" and m["scorer"].get("scored_per_s") else m["scorer"].get("msgs_per_s")
+    if m.get("dev_accuracy") is not None and rate:
+        points.append((rate, m["dev_accuracy"], m["label"] if m["system"] == "scorer" else f"{m['name']}, one message at a time", "o" if m["system"] == "scorer" else "s"))
 base = r.get("baselines_dev") or {}
 for k in ["afinn", "vader"]:
     if k in systems and k in base:

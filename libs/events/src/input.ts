@@ -42,6 +42,8 @@ export const deadLetterCodes = [
   'OUTPUT_TOO_LARGE',
   // The scorer failed on this record in a way it did not expect (a defect); kept here rather than stopping the stream.
   'INTERNAL_ERROR',
+  // Records whose batch no client can decode (corrupt bytes in the partition): one dead letter names the skipped offsets.
+  'CORRUPT_BATCH',
 ] as const;
 export type DeadLetterCode = (typeof deadLetterCodes)[number];
 

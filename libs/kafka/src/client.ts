@@ -58,6 +58,8 @@ function forward(logger: Logger, { level, label, log }: LogEntry): void {
   // moving, a leader election): a new user's first `make demo` showed them as errors. They are
   // retried and resolve on their own, so they are info here; anything else keeps its level.
   if (level === logLevel.ERROR && TRANSIENT.test(`${message} ${String((rest as Record<string, unknown>).error ?? '')}`)) logger.info(fields, text);
+  // The transport retries whole sends itself (kafkajs-driver.ts), which this warning does not know.
+  else if (level === logLevel.WARN && message.startsWith('Limiting retries for the idempotent producer')) logger.debug(fields, text);
   else if (level === logLevel.ERROR || level === logLevel.NOTHING) logger.error(fields, text);
   else if (level === logLevel.WARN) logger.warn(fields, text);
   else if (level === logLevel.INFO) logger.info(fields, text);

@@ -43,6 +43,11 @@ export interface DriverHandlers {
   assigned(assignment: Assignment[]): void;
   /** Called before the member rejoins its group: resolves once in-flight work is published and committed (bounded). */
   rejoining(): Promise<void>;
+  /**
+   * A fetch keeps failing to decode (corrupt bytes in some partition): the transport finds the
+   * batch, records it in the DLQ, commits past it and reads again (rewind).
+   */
+  undecodable(err: unknown): void;
   /** Trouble the client rides out (logged, not fatal). */
   warning(message: string, err?: unknown): void;
   /** The client cannot go on: the service must stop and exit non-zero. */
@@ -76,8 +81,11 @@ export interface Driver {
   holdPartition(tp: TopicPartition): void;
   /** Idempotent produce, acks=all. */
   send(messages: PlacedMessage[]): Promise<void>;
-  /** One transaction: the messages and the offsets (of the group generation `context` holds) commit or abort together. */
-  transaction(messages: PlacedMessage[], offsets: PartitionOffset[], context: unknown): Promise<void>;
+  /**
+   * One transaction: the messages (one produce request per chunk, in order) and the offsets (of the
+   * group generation `context` holds) commit or abort together.
+   */
+  transaction(chunks: PlacedMessage[][], offsets: PartitionOffset[], context: unknown): Promise<void>;
   /**
    * After a transaction failed with an unknown outcome: a new producer under the same
    * transactional id, whose registration waits until the coordinator has settled the old one.

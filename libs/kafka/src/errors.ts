@@ -1,9 +1,13 @@
+import { describeError } from '@sentiment-stream/runtime';
+
 /**
  * One reading of a Kafka client error, whichever library threw it: kafkajs errors carry the broker's
  * error name in `type` (and wrap causes in `originalError`), @platformatic/kafka's in `apiId`
  * (aggregated in `errors`, wrapped in `cause`).
  */
 export type ErrorKind =
+  /** Another producer holds the transactional id's epoch now (see FENCED). */
+  | 'fenced'
   /** The broker will take it later: a leader moved, a coordinator is loading, the network dropped. */
   | 'retriable'
   /** The broker refuses this output for good (size, an invalid record, a policy, authorization). */
@@ -30,11 +34,19 @@ const REFUSED = new Set([
   'TOPIC_AUTHORIZATION_FAILED',
   'UNSUPPORTED_FOR_MESSAGE_FORMAT',
   'INVALID_TOPIC_EXCEPTION',
+  // What an idempotent producer gets when it retries a batch the broker refused (kafkajs retries an
+  // INVALID_RECORD refusal and reports this instead); never a broker outage, which fails before the append.
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
 ]);
 const STALE = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID', 'STALE_MEMBER_EPOCH']);
+/**
+ * The producer's epoch is no longer the coordinator's: another producer took over the transactional
+ * id, or the coordinator aborted a transaction that outlived TRANSACTION_TIMEOUT_MS (a broker outage
+ * longer than that does it). The transport renews the producer; fencing that keeps coming back is a
+ * second replica with the same id, and fatal (transport.ts).
+ */
+const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
 const FATAL = new Set([
-  'INVALID_PRODUCER_EPOCH',
-  'PRODUCER_FENCED',
   'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
   'GROUP_AUTHORIZATION_FAILED',
   'CLUSTER_AUTHORIZATION_FAILED',
@@ -61,36 +73,15 @@ export function kafkaErrorCodes(err: unknown): string[] {
   return out;
 }
 
-/**
- * One line that says what went wrong: the error's message and those of its causes (a client's
- * "Connections failed." says nothing without the TLS or SASL failure inside it), without repeats.
- */
-export function describeKafkaError(err: unknown): string {
-  const parts: string[] = [];
-  const seen = new Set<unknown>();
-  const walk = (e: unknown, depth: number) => {
-    if (e === null || e === undefined || seen.has(e) || depth > 6) return;
-    seen.add(e);
-    const message = e instanceof Error ? e.message : typeof e === 'object' ? '' : String(e);
-    if (message && !parts.some((p) => p.includes(message))) parts.push(message.split('\n')[0]!);
-    if (typeof e !== 'object') return;
-    const o = e as Record<string, unknown>;
-    // The broker's own words (@platformatic/kafka keeps them apart from the message).
-    if (typeof o.serverErrorMessage === 'string' && !parts.includes(o.serverErrorMessage)) parts.push(o.serverErrorMessage);
-    walk(o.originalError, depth + 1);
-    walk(o.cause, depth + 1);
-    if (Array.isArray(o.errors)) for (const inner of o.errors.slice(0, 3)) walk(inner, depth + 1);
-  };
-  walk(err, 0);
-  return parts.join(': ') || String(err);
-}
+/** One line that says what went wrong, causes included (libs/runtime's describeError). */
+export const describeKafkaError = describeError;
 
 export function classifyKafkaError(err: unknown): KafkaErrorInfo {
   const message = describeKafkaError(err);
   const codes = kafkaErrorCodes(err);
   // A wrong password, an unknown CA or a broker that is down all look alike from here and may all
   // be fixed from outside (a rotated secret, a restarted broker): they are retried, not fatal.
-  for (const [kind, set] of [['fatal', FATAL], ['stale', STALE], ['refused', REFUSED]] as const) {
+  for (const [kind, set] of [['fatal', FATAL], ['fenced', FENCED], ['stale', STALE], ['refused', REFUSED]] as const) {
     const code = codes.find((c) => set.has(c));
     if (code) return { kind, code, message };
   }

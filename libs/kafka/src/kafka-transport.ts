@@ -5,6 +5,7 @@ import { createKafkajsDriver, type DriverOptions } from './kafkajs-driver.js';
 import { createPlatformaticDriver } from './platformatic-driver.js';
 import type { KafkaSettings, TransportSettings } from './settings.js';
 import { createTransport, type Transport, type TransportObserver } from './transport.js';
+import { findUndecodable } from './undecodable.js';
 
 export interface KafkaTransportOptions {
   inputTopics: string[];
@@ -37,7 +38,7 @@ export function createKafkaTransport(s: KafkaSettings & TransportSettings, o: Ka
   };
   const driver =
     s.KAFKA_CLIENT === 'kafkajs'
-      ? createKafkajsDriver(createKafka(s, o.logger), common)
+      ? createKafkajsDriver(createKafka(s, o.logger), s, common)
       : createPlatformaticDriver(s, {
           ...common,
           groupInstanceId: s.GROUP_INSTANCE_ID,
@@ -53,6 +54,7 @@ export function createKafkaTransport(s: KafkaSettings & TransportSettings, o: Ka
     outputRetryMaxMs: s.OUTPUT_RETRY_MAX_MS,
     drainTimeoutMs: REBALANCE_TIMEOUT_MS / 3,
     dlqValuePrefixBytes: o.dlqValuePrefixBytes,
+    findUndecodable: (positions) => findUndecodable(s, positions),
     logger: o.logger,
     ...(o.observer ? { observer: o.observer } : {}),
   });

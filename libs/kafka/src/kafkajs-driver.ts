@@ -2,7 +2,11 @@ import type { SourceRecord } from '@sentiment-stream/events';
 import { sleep } from '@sentiment-stream/runtime';
 import { CompressionTypes, type Admin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs';
 import type { Logger } from './client.js';
+import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
 import { registerKafkajsCodecs } from './codecs.js';
+import { isDecodeError } from './undecodable.js';
+import { baseOptions, stableCommittedOffsets } from './platformatic-admin.js';
+import type { KafkaSettings } from './settings.js';
 import { tpKey, type Driver, type DriverHandlers, type PartitionOffset, type PlacedMessage, type TopicInfo } from './driver.js';
 
 export interface DriverOptions {
@@ -35,7 +39,7 @@ const HEARTBEAT_EVERY_MS = 1_000;
  * member never gives up a partition with its work half done. The price is latency (about two fetch
  * cycles) and no static membership; @platformatic/kafka has neither limit.
  */
-export function createKafkajsDriver(kafka: Kafka, o: DriverOptions): Driver {
+export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: DriverOptions): Driver {
   registerKafkajsCodecs();
   const log = o.logger;
   const makeProducer = () =>
@@ -45,12 +49,15 @@ export function createKafkajsDriver(kafka: Kafka, o: DriverOptions): Driver {
       // Idempotent with one request in flight: broker retries can neither duplicate nor reorder.
       idempotent: true,
       maxInFlightRequests: 1,
-      // Rides out a broker outage (kafkajs warns that a bounded retry count may break
-      // idempotence); refusals are not retried, and reach the transport at once.
-      retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: Number.MAX_SAFE_INTEGER },
+      // A few quick retries (a coordinator still completing the previous transaction answers
+      // CONCURRENT_TRANSACTIONS); longer trouble reaches the transport, which retries whole sends and
+      // transactions itself. kafkajs also retries a refusal (INVALID_RECORD) whose retry then fails
+      // with OUT_OF_ORDER_SEQUENCE_NUMBER: errors.ts reads that as the refusal it is.
+      retry: { initialRetryTime: 200, maxRetryTime: 2_000, retries: 5 },
       ...(o.exactlyOnce ? { transactionalId: o.transactionalId, transactionTimeout: o.transactionTimeoutMs } : {}),
     });
   let producer: Producer = makeProducer();
+  let stableAdmin: PlatformaticAdmin | undefined;
   let admin: Admin | undefined;
   let consumer: Consumer | undefined;
   let generation = 0;
@@ -106,9 +113,22 @@ export function createKafkajsDriver(kafka: Kafka, o: DriverOptions): Driver {
     if (last !== undefined) payload.resolveOffset(String(last));
   };
 
+  /**
+   * kafkajs throws from pause/resume/seek while its consumer restarts after a crash ("Consumer group
+   * was not initialized"); the restarted consumer starts unpaused from the committed offsets, which
+   * is what every caller here wants then.
+   */
+  const safely = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      log.info({ err: (err as Error).message }, `kafkajs consumer cannot ${what} now (restarting); it resumes from the committed offsets`);
+    }
+  };
+
   const pauseAll = () => {
     if (!consumer) return;
-    consumer.pause(o.topics.map((topic) => ({ topic })));
+    safely('pause', () => consumer!.pause(o.topics.map((topic) => ({ topic }))));
   };
 
   return {
@@ -143,7 +163,9 @@ export function createKafkajsDriver(kafka: Kafka, o: DriverOptions): Driver {
         sessionTimeout: o.sessionTimeoutMs,
         rebalanceTimeout: 60_000,
         heartbeatInterval: 3_000,
-        retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 10 },
+        // A crash (after these retries) restarts the consumer; a short cycle also brings an
+        // undecodable fetch to the transport within about 15 s.
+        retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 5 },
       });
       consumer = c;
       c.on(c.events.GROUP_JOIN, ({ payload }) => {
@@ -158,7 +180,9 @@ export function createKafkajsDriver(kafka: Kafka, o: DriverOptions): Driver {
         void h.records([], new Map([[tpKey(payload.topic, payload.partition), BigInt(payload.lastOffset) + 1n]]), generation);
       });
       c.on(c.events.CRASH, ({ payload }) => {
-        if (payload.restart) h.warning('kafkajs consumer crashed; it restarts itself', payload.error);
+        // A fetch that cannot be decoded fails the same way on every retry and restart: the transport skips the batch.
+        if (isDecodeError(payload.error)) h.undecodable(payload.error);
+        else if (payload.restart) h.warning('kafkajs consumer crashed; it restarts itself', payload.error);
         else h.fatal(new Error(`kafkajs consumer crashed and cannot restart: ${payload.error.message}`));
       });
       await c.connect();
@@ -179,29 +203,39 @@ export function createKafkajsDriver(kafka: Kafka, o: DriverOptions): Driver {
     resumeFetching() {
       fetchingPaused = false;
       if (!consumer) return;
-      consumer.resume(o.topics.map((topic) => ({ topic })));
-      for (const k of held) {
-        const i = k.lastIndexOf(':');
-        consumer.pause([{ topic: k.slice(0, i), partitions: [Number(k.slice(i + 1))] }]);
-      }
+      const c = consumer;
+      safely('resume', () => {
+        c.resume(o.topics.map((topic) => ({ topic })));
+        for (const k of held) {
+          const i = k.lastIndexOf(':');
+          c.pause([{ topic: k.slice(0, i), partitions: [Number(k.slice(i + 1))] }]);
+        }
+      });
     },
     holdPartition(tp) {
       held.add(tpKey(tp.topic, tp.partition));
-      consumer?.pause([{ topic: tp.topic, partitions: [tp.partition] }]);
+      safely('pause a partition', () => consumer?.pause([{ topic: tp.topic, partitions: [tp.partition] }]));
     },
     async rewind(tp, offset) {
+      // A negative offset: nothing to seek (the consumer reads on from its committed offsets).
+      if (offset < 0n) return;
       held.delete(tpKey(tp.topic, tp.partition));
-      consumer?.seek({ topic: tp.topic, partition: tp.partition, offset: String(offset) });
-      if (!fetchingPaused) consumer?.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+      try {
+        consumer?.seek({ topic: tp.topic, partition: tp.partition, offset: String(offset) });
+      } catch (err) {
+        // A consumer restarting after a crash cannot seek; it resumes from the committed offset, which is this one.
+        log.info({ err: (err as Error).message, topic: tp.topic, partition: tp.partition }, 'seek refused; the consumer resumes from the committed offset');
+      }
+      if (!fetchingPaused) safely('resume a partition', () => consumer?.resume([{ topic: tp.topic, partitions: [tp.partition] }]));
     },
     async send(messages) {
       if (messages.length > 0) await producer.sendBatch({ topicMessages: topicMessages(messages), acks: -1, compression });
     },
-    async transaction(messages, offsets) {
-      if (messages.length === 0 && offsets.length === 0) return;
+    async transaction(chunks, offsets) {
+      if (chunks.every((c) => c.length === 0) && offsets.length === 0) return;
       const tx = await producer.transaction();
       try {
-        if (messages.length > 0) await tx.sendBatch({ topicMessages: topicMessages(messages), acks: -1, compression });
+        for (const messages of chunks) if (messages.length > 0) await tx.sendBatch({ topicMessages: topicMessages(messages), acks: -1, compression });
         // TxnOffsetCommit v0/v1 carry no group generation: kafkajs cannot fence a member the
         // group has evicted (docs/architecture.md). Waiting in eachBatch keeps that case rare.
         if (offsets.length > 0) await tx.sendOffsets({ consumerGroupId: o.groupId, topics: offsetsByTopic(offsets) });
@@ -231,15 +265,8 @@ export function createKafkajsDriver(kafka: Kafka, o: DriverOptions): Driver {
       if (!consumer || offsets.length === 0) return;
       await consumer.commitOffsets(offsets.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.offset) })));
     },
-    async committed(tps) {
-      const a = await getAdmin();
-      const topics = [...new Set(tps.map((t) => t.topic))];
-      const out = new Map<string, bigint>();
-      for (const entry of await a.fetchOffsets({ groupId: o.groupId, topics })) {
-        for (const p of entry.partitions) out.set(tpKey(entry.topic, p.partition), BigInt(p.offset));
-      }
-      return out;
-    },
+    // kafkajs's OffsetFetch cannot ask for stable offsets: @platformatic/kafka's admin can.
+    committed: (tps) => stableCommittedOffsets((stableAdmin ??= new PlatformaticAdmin({ ...baseOptions(settings), clientId: `${settings.KAFKA_CLIENT_ID}-admin` })), o.groupId, tps),
     async stopConsuming() {
       // disconnect() stops fetching, waits for running eachBatch calls, then leaves the group.
       await consumer?.disconnect();
@@ -247,6 +274,7 @@ export function createKafkajsDriver(kafka: Kafka, o: DriverOptions): Driver {
     async closeProducer() {
       await producer.disconnect();
       await admin?.disconnect();
+      await stableAdmin?.close().catch(() => undefined);
     },
   };
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   Admin,
   ConfigResourceTypes,
@@ -8,12 +7,13 @@ import {
   MessagesStreamModes,
   ProduceAcks,
   Producer,
-  type BaseOptions,
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka';
 import type { SourceRecord } from '@sentiment-stream/events';
 import { backoffDelay } from '@sentiment-stream/runtime';
+import { baseOptions, stableCommittedOffsets } from './platformatic-admin.js';
+import { isDecodeError } from './undecodable.js';
 import { tpKey, type Assignment, type Driver, type DriverHandlers, type PlacedMessage, type TopicInfo } from './driver.js';
 import type { DriverOptions } from './kafkajs-driver.js';
 import type { KafkaSettings } from './settings.js';
@@ -25,6 +25,9 @@ export interface PlatformaticDriverOptions extends DriverOptions {
   /** Records the stream buffers ahead of the transport (a Node stream's highWaterMark). */
   highWaterMark: number;
 }
+
+/** setTimeout's longest delay (about 24.8 days): a retry loop parked until the consumer closes (close cancels it). */
+const PARKED_MS = 2 ** 31 - 1;
 
 type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
 type ConsumerContext = { groupId: string; memberId: string; generationId: number; coordinatorId: number };
@@ -65,6 +68,8 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
   /** A consume() call in progress: a join during it is the one it waits for, and it brings its own stream. */
   let opening: Promise<void> | undefined;
   let reopenAttempt = 0;
+  /** This stream's fetches have reported an undecodable batch already. */
+  let decodeReported = false;
 
   const getAdmin = () => (admin ??= new Admin({ ...base, clientId: `${settings.KAFKA_CLIENT_ID}-admin` }));
 
@@ -149,6 +154,7 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
       return;
     }
     stream = s;
+    decodeReported = false;
     attach(s);
     if (paused) s.pause();
     s.once('data', () => (reopenAttempt = 0));
@@ -189,6 +195,17 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
       handlers = h;
       consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
         ...base,
+        // A fetch that cannot be decoded is retried like any failure, for ever and silently. The
+        // first such retry of a stream tells the transport (which skips the batch and starts a new
+        // stream); the abandoned retry loop is then parked until the consumer closes.
+        retryDelay: (client, operation, attempt, retries, error) => {
+          if (operation === 'fetch' && isDecodeError(error)) {
+            if (decodeReported) return PARKED_MS;
+            decodeReported = true;
+            setImmediate(() => h.undecodable(error));
+          }
+          return typeof base.retryDelay === 'function' ? base.retryDelay(client, operation, attempt, retries, error) : 1_000;
+        },
         groupId: o.groupId,
         ...(o.groupInstanceId ? { groupInstanceId: o.groupInstanceId } : {}),
         autocommit: false,
@@ -239,11 +256,13 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
     async send(messages) {
       if (messages.length > 0) await producer.send({ messages: messages.map(toMessage), acks: ProduceAcks.ALL });
     },
-    async transaction(messages, offsets, context) {
-      if (messages.length === 0 && offsets.length === 0) return;
+    async transaction(chunks, offsets, context) {
+      if (chunks.every((c) => c.length === 0) && offsets.length === 0) return;
       const tx = await producer.beginTransaction();
+      // From here on an error leaves a transaction behind: abort it (or drop it locally), so the
+      // producer can begin the next one.
       try {
-        if (messages.length > 0) await tx.send({ messages: messages.map(toMessage), acks: ProduceAcks.ALL });
+        for (const messages of chunks) if (messages.length > 0) await tx.send({ messages: messages.map(toMessage), acks: ProduceAcks.ALL });
         if (offsets.length > 0) {
           await tx.addConsumer(consumer!);
           // TxnOffsetCommit with the generation and member id the records were fetched under: a
@@ -259,10 +278,12 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
       }
     },
     async renewProducer() {
-      const old = producer;
-      producer = makeProducer();
-      await old.close().catch(() => undefined);
       for (let attempt = 1; !closing; attempt++) {
+        // A new producer each attempt: one whose registration failed can keep a half-begun
+        // transaction ("There is already an active transaction") and never register again.
+        const old = producer;
+        producer = makeProducer();
+        await old.close(true).catch(() => undefined);
         try {
           // InitProducerId returns only once the coordinator has finished or aborted the old transaction.
           await registerTransactionalId(producer);
@@ -281,17 +302,7 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
         offsets: offsets.map((t) => ({ topic: t.topic, partition: t.partition, offset: t.offset, leaderEpoch: meta.topics.get(t.topic)?.partitions[t.partition]?.leaderEpoch ?? -1 })),
       });
     },
-    async committed(tps) {
-      const topics = [...new Set(tps.map((t) => t.topic))];
-      // requireStable: wait out transactional offsets still pending, or a just-settled transaction reads as not committed.
-      const [group] = await getAdmin().listConsumerGroupOffsets({
-        groups: [{ groupId: o.groupId, topics: topics.map((name) => ({ name, partitionIndexes: tps.filter((t) => t.topic === name).map((t) => t.partition) })) }],
-        requireStable: true,
-      });
-      const out = new Map<string, bigint>();
-      for (const t of group?.topics ?? []) for (const p of t.partitions) out.set(tpKey(t.name, p.partitionIndex), p.committedOffset);
-      return out;
-    },
+    committed: (tps) => stableCommittedOffsets(getAdmin(), o.groupId, tps),
     async stopConsuming() {
       closing = true;
       await closeStream();
@@ -309,22 +320,6 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
 async function registerTransactionalId(p: Producer<Buffer, Buffer, string, Buffer>): Promise<void> {
   const tx = await p.beginTransaction();
   await tx.cancel();
-}
-
-function baseOptions(s: KafkaSettings): BaseOptions {
-  return {
-    clientId: s.KAFKA_CLIENT_ID,
-    bootstrapBrokers: s.KAFKA_BROKERS,
-    connectTimeout: 3_000,
-    timeout: 10_000,
-    // Ride out broker outages: retry with the project's backoff, capped at 10 s between attempts.
-    retries: 1_000_000,
-    retryDelay: (_client, _op, attempt) => backoffDelay(attempt, { initialMs: 250, maxMs: 10_000 }),
-    ...(s.KAFKA_SSL ? { tls: s.KAFKA_SSL_CA_FILE ? { ca: [readFileSync(s.KAFKA_SSL_CA_FILE, 'utf8')] } : {} } : {}),
-    ...(s.KAFKA_SASL_MECHANISM !== 'none'
-      ? { sasl: { mechanism: s.KAFKA_SASL_MECHANISM.toUpperCase() as 'PLAIN', username: s.KAFKA_SASL_USERNAME ?? '', password: s.KAFKA_SASL_PASSWORD ?? '' } }
-      : {}),
-  };
 }
 
 function toMessage(m: PlacedMessage) {

@@ -1,4 +1,4 @@
-import { deadLetterMessage, type OutboundMessage, type SourceRecord } from '@sentiment-stream/events';
+import { deadLetterMessage, messageBytes, type OutboundMessage, type SourceRecord } from '@sentiment-stream/events';
 import { describe, expect, it } from 'vitest';
 import { tpKey, type Assignment, type Driver, type DriverHandlers, type PartitionOffset, type PlacedMessage } from './driver.js';
 import { createTransport, type InputBatch, type TransportEvent, type TransportOptions } from './transport.js';
@@ -48,7 +48,8 @@ class FakeDriver implements Driver {
     if (err) throw err;
     this.sends.push(messages);
   }
-  async transaction(messages: PlacedMessage[], offsets: PartitionOffset[]) {
+  async transaction(chunks: PlacedMessage[][], offsets: PartitionOffset[]) {
+    const messages = chunks.flat();
     const err = this.onTransaction(messages);
     if (err && !this.commitThenThrow) throw err;
     this.transactions.push({ messages, offsets });
@@ -95,6 +96,7 @@ async function setup(delivery: TransportOptions['delivery'] = 'at-least-once', e
     outputRetryMaxMs: 1_000,
     drainTimeoutMs: 1_000,
     dlqValuePrefixBytes: 64,
+    findUndecodable: async () => [],
     logger: silent,
     ...extra,
   });
@@ -152,6 +154,18 @@ describe('transport: order and acknowledgement', () => {
     // A fetch of markers alone (no records) moves the committed offset too.
     await fetch([], new Map([[tpKey('in', 0), 12n]]));
     expect(driver.commits.flat().map((o) => o.offset)).toEqual([8n, 10n, 12n]);
+  });
+
+  it('sends a flush larger than a topic accepts as several requests, in order', async () => {
+    const { driver, batches, fetch } = await setup();
+    // 10,000 max.message.bytes in the fake: ~40 events of ~200 bytes per request.
+    const r = Array.from({ length: 200 }, (_, i) => ({ ...rec(0, i), value: Buffer.alloc(150, 0x61) }));
+    const done = fetch(r);
+    void batches[0]!.ack(r.map((x) => ({ ...event(x), value: Buffer.concat([Buffer.from(`e0-${x.offset}|`), Buffer.alloc(120, 0x62)]) })));
+    await done;
+    expect(driver.sends.length).toBeGreaterThan(3);
+    for (const send of driver.sends) expect(send.reduce((n, m) => n + messageBytes(m), 0)).toBeLessThan(10_000);
+    expect(driver.sends.flat().map((m) => Number(m.value!.toString().split('|')[0]!.slice(3)))).toEqual(r.map((x) => Number(x.offset)));
   });
 
   it('shrinks a dead letter larger than the DLQ accepts, keeping its headers', async () => {
@@ -254,14 +268,28 @@ describe('transport: failures of the broker', () => {
     expect(events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringContaining('rebalance') }));
   });
 
-  it('a fenced producer is fatal', async () => {
+  it('a producer fenced once (its transaction outlived the timeout in an outage) is renewed and goes on', async () => {
     const { driver, batches, events, fetch } = await setup('exactly-once');
-    driver.onTransaction = () => refused('INVALID_PRODUCER_EPOCH');
+    let fenced = 1;
+    driver.onTransaction = () => (fenced-- > 0 ? refused('INVALID_PRODUCER_EPOCH') : undefined);
+    const r = [rec(0, 1)];
+    const done = fetch(r);
+    void batches[0]!.ack(r.map(event));
+    await done;
+    expect(driver.renewed).toBe(1);
+    expect(driver.transactions.flatMap((x) => ids(x.messages))).toEqual(['e0-1']);
+    expect(events.find((e) => e.type === 'fatal')).toBeUndefined();
+  });
+
+  it('a producer fenced again and again (another replica with the same transactional id) is fatal', async () => {
+    const { driver, batches, events, fetch } = await setup('exactly-once');
+    driver.onTransaction = () => refused('PRODUCER_FENCED');
     const r = [rec(0, 1)];
     void fetch(r);
     void batches[0]!.ack(r.map(event));
-    await settle();
-    expect(events.find((e) => e.type === 'fatal')).toBeDefined();
+    for (let i = 0; i < 100 && !events.some((e) => e.type === 'fatal'); i++) await new Promise((res) => setTimeout(res, 50));
+    const fatal = events.find((e) => e.type === 'fatal') as { error: Error } | undefined;
+    expect(fatal?.error.message).toMatch(/another replica uses the same transactional id/);
   });
 });
 

@@ -1,9 +1,10 @@
-import { fitMessage, messageBytes, type OutboundMessage, type SourceRecord } from '@sentiment-stream/events';
+import { fitMessage, messageBytes, skippedRecordsMessage, type OutboundMessage, type SourceRecord } from '@sentiment-stream/events';
 import { backoffDelay, retry, sleep } from '@sentiment-stream/runtime';
 import type { Logger } from './client.js';
 import { tpKey, type Assignment, type Driver, type PartitionOffset, type PlacedMessage, type TopicInfo, type TopicPartition } from './driver.js';
 import { classifyKafkaError, type KafkaErrorInfo } from './errors.js';
 import { partitionFor } from './partitioner.js';
+import type { UndecodableRange } from './undecodable.js';
 
 export type Delivery = 'at-least-once' | 'exactly-once';
 
@@ -35,6 +36,8 @@ export type TransportEvent =
   /** A partition is held at `offset`: the broker refuses that record's output. */
   | { type: 'partition-held'; topic: string; partition: number; offset: string; code: string; reason: string }
   | { type: 'partition-released'; topic: string; partition: number; offset: string }
+  /** Records no client can decode were skipped; one dead letter (CORRUPT_BATCH) names them. */
+  | { type: 'records-skipped'; topic: string; partition: number; from: string; to: string; reason: string }
   /** Trouble being ridden out (a broker away, a rebalance); worth a log line, not an alarm. */
   | { type: 'warning'; message: string; err?: string }
   /** The transport cannot go on; the service must stop and exit non-zero. */
@@ -48,6 +51,8 @@ export interface TransportObserver {
   committed?(result: 'ok' | 'error'): void;
   inFlight?(records: number): void;
   refused?(topic: string, code: string): void;
+  /** Records skipped because their batch cannot be decoded. */
+  skipped?(topic: string, records: number): void;
 }
 
 export interface TransportOptions {
@@ -62,6 +67,8 @@ export interface TransportOptions {
   drainTimeoutMs: number;
   /** Bytes of the original value a shrunk dead letter keeps. */
   dlqValuePrefixBytes: number;
+  /** Finds the batches that cannot be decoded at these positions (undecodable.ts; a fake in unit tests). */
+  findUndecodable: (positions: (TopicPartition & { offset: bigint })[]) => Promise<UndecodableRange[]>;
   logger: Logger;
   observer?: TransportObserver;
 }
@@ -121,6 +128,9 @@ interface Hold {
 const FLUSH_MAX_BYTES = 900_000;
 /** Batch overhead allowance when fitting one message into max.message.bytes. */
 const BATCH_OVERHEAD_BYTES = 512;
+/** Fencings within FENCING_WINDOW_MS that mean another live producer shares the transactional id. */
+const MAX_FENCINGS = 4;
+const FENCING_WINDOW_MS = 60_000;
 /** Transient publish failures are retried with this backoff, for as long as they last. */
 const PUBLISH_BACKOFF = { initialMs: 200, maxMs: 10_000 };
 
@@ -383,7 +393,7 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
       } catch (err) {
         const info = classifyKafkaError(err);
         if (stopSignal.signal.aborted) throw new Stopped();
-        if (info.kind !== 'retriable') return info;
+        if (info.kind !== 'retriable' && info.kind !== 'fenced') return info;
         const delay = backoffDelay(attempt, PUBLISH_BACKOFF);
         if (attempt === 1 || attempt % 10 === 0) emit({ type: 'warning', message: `${what} failed; retrying in ${delay} ms`, err: `${info.code}: ${info.message}` });
         await sleep(delay, stopSignal.signal);
@@ -401,25 +411,35 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
   const publishAtLeastOnce = async (items: Item[]): Promise<'ok' | 'stale'> => {
     const deadLetters = groupByInput(items.filter((it) => it.message.kind === 'dead-letter'));
     for (const group of deadLetters.values()) await sendIsolating(group);
-    const events = items.filter((it) => it.message.kind === 'event' && !heldAt(it.record.topic, it.record.partition, BigInt(it.record.offset)));
-    if (events.length === 0) return 'ok';
-    const failure = await untilNotTransient('publishing events', () => driver.send(events.map((it) => it.message)));
-    if (failure === undefined) return 'ok';
-    if (failure.kind === 'fatal') throw new Error(`publishing events failed: ${failure.code}: ${failure.message}`);
-    for (const group of groupByInput(events).values()) await sendIsolating(group);
+    const events = items.filter((it) => it.message.kind === 'event');
+    for (const chunk of bySize(events, chunkBytes())) {
+      const open = chunk.filter((it) => !heldAt(it.record.topic, it.record.partition, BigInt(it.record.offset)));
+      if (open.length === 0) continue;
+      const failure = await untilNotTransient('publishing events', () => driver.send(open.map((it) => it.message)));
+      if (failure === undefined) continue;
+      if (failure.kind === 'fatal') throw new Error(`publishing events failed: ${failure.code}: ${failure.message}`);
+      for (const group of groupByInput(open).values()) await sendIsolating(group);
+    }
     return 'ok';
   };
+
+  /**
+   * Bytes of outputs one produce request carries: each partition's batch in it stays under the
+   * smallest max.message.bytes of the output and DLQ topics (a flush of one fetch of small records
+   * is ~10 MB of events, which as one request broke the 1 MB default: MESSAGE_TOO_LARGE).
+   */
+  const chunkBytes = () => Math.min(FLUSH_MAX_BYTES, ...[...topics.values()].map((t) => t.maxMessageBytes - BATCH_OVERHEAD_BYTES));
 
   /** Sends one input partition's outputs in shrinking chunks; the first record refused alone holds the partition. */
   const sendIsolating = async (group: Item[]) => {
     let rest = group.filter((it) => !heldAt(it.record.topic, it.record.partition, BigInt(it.record.offset)));
-    let size = rest.length;
+    let size = bySize(rest, chunkBytes())[0]?.length ?? 0;
     while (rest.length > 0) {
       const chunk = rest.slice(0, size);
       const failure = await untilNotTransient(`publishing to ${chunk[0]!.message.topic}`, () => driver.send(chunk.map((it) => it.message)));
       if (failure === undefined) {
         rest = rest.slice(chunk.length);
-        size = rest.length;
+        size = bySize(rest, chunkBytes())[0]?.length ?? 0;
         continue;
       }
       if (failure.kind === 'fatal') throw new Error(`publishing failed: ${failure.code}: ${failure.message}`);
@@ -475,14 +495,26 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
     return 'ok';
   };
 
+  /** When this producer was last fenced; a few fencings in a row mean another live replica shares the transactional id. */
+  const fencings: number[] = [];
+  const noteFencing = (info: KafkaErrorInfo) => {
+    const now = Date.now();
+    fencings.push(now);
+    while (fencings.length > 0 && now - fencings[0]! > FENCING_WINDOW_MS) fencings.shift();
+    if (fencings.length >= MAX_FENCINGS) {
+      throw new Error(`the producer was fenced ${fencings.length} times in ${FENCING_WINDOW_MS / 1000} s (${info.code}): another replica uses the same transactional id; give each replica its own (GROUP_INSTANCE_ID or TRANSACTIONAL_ID)`);
+    }
+  };
+
   const transactUntilSettled = async (items: Item[], offsets: PartitionOffset[], context: unknown): Promise<'committed' | 'stale' | KafkaErrorInfo> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        await driver.transaction(items.map((it) => it.message), offsets, context);
+        await driver.transaction(bySize(items, chunkBytes()).map((chunk) => chunk.map((it) => it.message)), offsets, context);
         return 'committed';
       } catch (err) {
         const info = classifyKafkaError(err);
         if (info.kind === 'fatal') throw new Error(`the transaction failed: ${info.code}: ${info.message}`);
+        if (info.kind === 'fenced') noteFencing(info);
         if (info.kind === 'stale') {
           emit({ type: 'warning', message: 'transaction aborted: the group moved on (rebalance); its records are read again by their owner', err: info.code });
           return 'stale';
@@ -576,6 +608,64 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
     }
   };
 
+  // ---- undecodable batches ------------------------------------------------------------------
+
+  let quarantine: Promise<void> | undefined;
+
+  /**
+   * A fetch keeps failing to decode: no client can read those bytes (the Java consumer stops there
+   * too), and without this the whole fetch (every partition on that broker) would stall for ever.
+   * Drain, find each partition's undecodable batch from its committed offset, write one dead letter
+   * (CORRUPT_BATCH) naming the skipped offsets and commit past them (in one transaction,
+   * exactly-once), then read again from the committed offsets.
+   */
+  const undecodable = (err: unknown) => {
+    if (quarantine || stopping) return;
+    quarantine = (async () => {
+      emit({ type: 'warning', message: 'a fetch cannot be decoded; finding the batch', err: classifyKafkaError(err).message });
+      await fence('an undecodable batch');
+      try {
+        const tps = assignment.flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition })));
+        const now = await retry(() => driver.committed(tps), { ...PUBLISH_BACKOFF, maxAttempts: 20, signal: stopSignal.signal });
+        const ranges = await retry(() => o.findUndecodable(tps.map((tp) => ({ ...tp, offset: now.get(tpKey(tp.topic, tp.partition)) ?? -1n }))), {
+          ...PUBLISH_BACKOFF,
+          maxAttempts: 20,
+          signal: stopSignal.signal,
+        });
+        for (const r of ranges) await skip(r);
+        if (driver.needsDrainToRewind || ranges.length === 0) await driver.rewind(tps[0] ?? { topic: '', partition: 0 }, -1n);
+        else for (const r of ranges) await driver.rewind(r, r.to + 1n);
+      } catch (e) {
+        if (!(e instanceof Stopped) && !stopping) emit({ type: 'warning', message: 'could not skip the undecodable batch; reading again', err: classifyKafkaError(e).message });
+        await driver.rewind({ topic: '', partition: 0 }, -1n).catch(() => undefined);
+      } finally {
+        unfence();
+        quarantine = undefined;
+      }
+    })();
+  };
+
+  const skip = async (r: UndecodableRange) => {
+    const message = skippedRecordsMessage(o.dlqTopic, r);
+    const placed: PlacedMessage = { ...message, partition: r.partition % (topics.get(o.dlqTopic)?.partitions ?? 1) };
+    const offsets = [{ topic: r.topic, partition: r.partition, offset: r.to + 1n }];
+    await exclusive(async () => {
+      if (exactlyOnce) {
+        const result = await transactUntilSettled([{ message: placed } as Item], offsets, undefined);
+        if (result !== 'committed') throw new Error(`the dead letter for the skipped records was not committed: ${typeof result === 'string' ? result : result.code}`);
+      } else {
+        const failure = await untilNotTransient('publishing the record of skipped records', () => driver.send([placed]));
+        if (failure) throw new Error(`${failure.code}: ${failure.message}`);
+        await commit(offsets, undefined);
+      }
+    });
+    committed.set(tpKey(r.topic, r.partition), r.to + 1n);
+    const n = Number(r.to - r.from + 1n);
+    o.observer?.skipped?.(r.topic, n);
+    log.error({ topic: r.topic, partition: r.partition, from: String(r.from), to: String(r.to), reason: r.reason, dlq: o.dlqTopic }, 'records no client can decode were skipped; a CORRUPT_BATCH dead letter names them');
+    emit({ type: 'records-skipped', topic: r.topic, partition: r.partition, from: String(r.from), to: String(r.to), reason: r.reason });
+  };
+
   // ---- draining ------------------------------------------------------------------------------
 
   /** Resolves when the queue is empty, or after `ms`. */
@@ -622,7 +712,8 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
         initialMs: 1_000,
         maxMs: 30_000,
         signal: stopSignal.signal,
-        retriable: (err) => classifyKafkaError(err).kind === 'retriable',
+        // A producer fenced at registration has found a predecessor's transaction still settling.
+        retriable: (err) => ['retriable', 'fenced'].includes(classifyKafkaError(err).kind),
         onRetry: (err, _n, delay) => emit({ type: 'warning', message: `Kafka cannot be reached yet; not ready, retrying in ${delay} ms`, err: classifyKafkaError(err).message }),
       });
       topics = await driver.describeTopics([o.outputTopic, o.dlqTopic]);
@@ -645,6 +736,7 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
           if (fenced) unfence();
         },
         rejoining: () => fence('rejoin'),
+        undecodable,
         warning: (message, err) => emit({ type: 'warning', message, ...(err === undefined ? {} : { err: classifyKafkaError(err).message }) }),
         fatal: fail,
       });
@@ -669,6 +761,25 @@ class Stopped extends Error {
   constructor() {
     super('the transport is stopping');
   }
+}
+
+/** Consecutive runs of `items` of at most `maxBytes` of outputs each (a single larger one alone). */
+function bySize(items: Item[], maxBytes: number): Item[][] {
+  const out: Item[][] = [];
+  let current: Item[] = [];
+  let bytes = 0;
+  for (const it of items) {
+    const size = messageBytes(it.message);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(it);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
 }
 
 function groupByInput(items: Item[]): Map<string, Item[]> {

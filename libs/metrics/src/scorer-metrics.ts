@@ -25,6 +25,7 @@ export function createScorerMetrics(registry: Registry) {
     modelInfo: new Gauge({ name: 'sentiment_model_info', help: 'The model being served; always 1.', labelNames: ['model', 'version', 'provider'], registers }),
     outputsRefused: new Counter({ name: 'sentiment_outputs_refused_total', help: 'Outputs the broker refused for good (not a transient error), by destination topic and Kafka error code; each holds its input partition.', labelNames: ['topic', 'code'], registers }),
     partitionsHeld: new Gauge({ name: 'sentiment_partitions_held', help: 'Input partitions held at a record whose output the broker refuses (retried with backoff).', registers }),
+    recordsSkipped: new Counter({ name: 'sentiment_records_skipped_total', help: 'Input records skipped because their batch cannot be decoded by any client (corrupt bytes); a CORRUPT_BATCH dead letter names each range.', labelNames: ['topic'], registers }),
     recordsDropped: new Counter({ name: 'sentiment_records_dropped_total', help: 'Records handed out and then dropped unpublished, to be read again: their partition moved (rebalance) or was read again (rewind).', registers }),
     batchRetries: new Counter({ name: 'sentiment_batch_retries_total', help: 'Inference batches scored again because their model worker died or hung.', registers }),
     workerRestarts: new Counter({ name: 'sentiment_model_worker_restarts_total', help: 'Model worker threads replaced after dying, hanging past INFERENCE_TIMEOUT_MS or failing to start.', registers }),

@@ -1,5 +1,6 @@
 import { ConfigError } from '@sentiment-stream/config';
 import type { Logger } from 'pino';
+import { describeError } from './describe-error.js';
 import { createLogger } from './logger.js';
 
 /** What a started service gives back: how to stop it and, optionally, a promise that rejects when it fails on its own. */
@@ -71,7 +72,7 @@ export async function runService<C, S extends RunningService>(def: ServiceDefini
       failure.then((r) => Promise.reject(r.kind === 'failed' ? r.err : new Error('interrupted'))),
     ]);
   } catch (err) {
-    logger.fatal({ err: asError(err).message }, `${def.name} could not start`);
+    logger.fatal({ err: describeError(err) }, `${def.name} could not start`);
     // Whatever start-up opened (a status server, a half-connected client) must not hold the pod
     // not-ready for ever: exit soon even if the event loop is not empty.
     setTimeout(() => process.exit(1), FAILED_START_EXIT_MS).unref();
@@ -87,7 +88,7 @@ export async function runService<C, S extends RunningService>(def: ServiceDefini
   const reason = await failure;
   const timeoutMs = def.stopTimeoutMs(config);
   if (reason.kind === 'signal') logger.info({ signal: reason.signal, timeoutMs }, 'draining');
-  else logger.fatal({ err: reason.err.message, stack: reason.err.stack, origin: reason.origin, timeoutMs }, `${def.name} failed; stopping`);
+  else logger.fatal({ err: describeError(reason.err), stack: reason.err.stack, origin: reason.origin, timeoutMs }, `${def.name} failed; stopping`);
   const code = reason.kind === 'signal' ? 0 : 1;
   const deadline = setTimeout(() => {
     logger.error({ timeoutMs }, 'stopping took too long; exiting with work undone (uncommitted records are consumed again)');

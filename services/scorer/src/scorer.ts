@@ -70,6 +70,7 @@ export async function startScorer(
       committed: (result) => metrics.commits.inc({ result }),
       inFlight: (n) => metrics.inFlight.set(n),
       refused: (topic, code) => metrics.outputsRefused.inc({ topic, code }),
+      skipped: (topic, n) => metrics.recordsSkipped.inc({ topic }, n),
     },
   });
 
@@ -148,6 +149,8 @@ export async function startScorer(
       case 'dropped':
         metrics.recordsDropped.inc(e.records);
         logger.debug({ records: e.records, why: e.why }, 'records dropped, to be read again');
+        return;
+      case 'records-skipped':
         return;
       case 'partition-held':
       case 'partition-released':

@@ -45,9 +45,9 @@ export interface SystemResult {
   gc?: { count: number; total_ms: number; max_ms: number; over_10ms: number; ms_per_1k: number };
   /** Bytes the broker holds per output (the output topic's log segments / outputs). */
   broker_bytes_per_msg?: number;
-  /** Texts scored per second from the scorer's sentiment_batch_size_sum, polled once a second (its own progress, finer than the produce requests). */
+  /** Texts scored per second from the scorer's sentiment_batch_size_sum, polled twice a second (its own progress, finer than the produce requests). */
   scored_per_s?: number;
-  /** Highest sentiment_inflight_messages seen (polled once a second). */
+  /** Highest sentiment_inflight_messages seen (polled twice a second). */
   inflight_max?: number;
 }
 
@@ -333,7 +333,7 @@ export function renderMarkdown(r: Results): string {
       L.push(`| ${x.label} | ${x.kind} | ${pc(x.dev_accuracy)} | ${pc(x.scorer.accuracy)} | ${n0(x.scorer.accuracy_n)} | **${n0(modelRate(x))}** | ${n0(x.scorer.msgs_per_s)} | ${n0(x.model_only.msgs_per_s)}${x.system === 'per-message' ? ' (batch 1)' : ''} | ${n3(x.scorer.cpu_s_per_1k)} | ${n0(x.scorer.rss_mb)} | ${over} | \`${x.source}\` |`);
     }
     L.push('');
-    L.push('"Scorer texts/s" is the scorer\'s own count of texts scored per second (sentiment_batch_size_sum, polled once a second) for the batched rows, and outputs per second for the one-message-at-a-time row: with a backlog the transport acknowledges a whole fetch response at once, so a slow model\'s outputs land in a few large produce requests and the output window alone would be too coarse. Dev accuracy is the model card\'s (config.json `dev_metrics`, the CLI on the full dev split of the model\'s dataset); the held-out column is measured here on the dev items that happen to be in this sample (few for capped rows). The "one message at a time" row is `test/bench/system.mjs per-message`: a kafkajs `eachMessage` consumer that tokenizes and calls ONNX Runtime once per text on its own thread and awaits one produce per event, the way a per-message transformers.js pipeline is used; its model-only column is the same model at batch 1.');
+    L.push('"Scorer texts/s" is the scorer\'s own count of texts scored per second (sentiment_batch_size_sum, polled twice a second) for the batched rows, and outputs per second for the one-message-at-a-time row: with a backlog the transport acknowledges a whole fetch response at once, so a slow model\'s outputs land in a few large produce requests and the output window alone would be too coarse. Dev accuracy is the model card\'s (config.json `dev_metrics`, the CLI on the full dev split of the model\'s dataset); the held-out column is measured here on the dev items that happen to be in this sample (few for capped rows). The "one message at a time" row is `test/bench/system.mjs per-message`: a kafkajs `eachMessage` consumer that tokenizes and calls ONNX Runtime once per text on its own thread and awaits one produce per event, the way a per-message transformers.js pipeline is used; its model-only column is the same model at batch 1.');
     L.push('');
   }
 

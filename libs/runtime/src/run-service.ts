@@ -64,15 +64,22 @@ export async function runService<C, S extends RunningService>(def: ServiceDefini
   const onException = (err: Error) => failed({ kind: 'failed', err, origin: 'uncaught exception' });
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtException', onException);
+  // Before start too: a SIGTERM while the model loads or Kafka is still unreachable ends start-up.
+  const onSignal = (signal: NodeJS.Signals) => failed({ kind: 'signal', signal });
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
 
   let service: S;
   try {
-    service = await Promise.race([
-      def.start(config, logger),
-      failure.then((r) => Promise.reject(r.kind === 'failed' ? r.err : new Error('interrupted'))),
-    ]);
+    service = await Promise.race([def.start(config, logger), failure.then((r) => Promise.reject(r))]);
   } catch (err) {
-    logger.fatal({ err: describeError(err) }, `${def.name} could not start`);
+    if ((err as Reason).kind === 'signal') {
+      logger.info({ signal: (err as Reason & { kind: 'signal' }).signal }, `${def.name} stopped during start-up`);
+      setTimeout(() => process.exit(0), FAILED_START_EXIT_MS).unref();
+      return 0;
+    }
+    const e = (err as Reason).kind === 'failed' ? (err as Reason & { kind: 'failed' }).err : err;
+    logger.fatal({ err: describeError(e) }, `${def.name} could not start`);
     // Whatever start-up opened (a status server, a half-connected client) must not hold the pod
     // not-ready for ever: exit soon even if the event loop is not empty.
     setTimeout(() => process.exit(1), FAILED_START_EXIT_MS).unref();
@@ -80,9 +87,6 @@ export async function runService<C, S extends RunningService>(def: ServiceDefini
   }
   logger.info(def.describe(config, service), `${def.name} started`);
 
-  const onSignal = (signal: NodeJS.Signals) => failed({ kind: 'signal', signal });
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
   service.done?.catch((err: unknown) => failed({ kind: 'failed', err: asError(err), origin: 'service' }));
 
   const reason = await failure;

@@ -95,7 +95,8 @@ const cfg = {
   /** Texts tokenized for the FLOP count (real lengths and the worker's padding). */
   limitTexts: num('BENCH_LIMIT_TEXTS', 2_000, 20_000),
   peakSeconds: num('BENCH_PEAK_S', 1, 4),
-  phases: listOf(env.BENCH_PHASES, ['drain', 'limit', 'models', 'clients', 'compression', 'openloop', 'memory', 'sweep', 'profile']),
+  // Full runs add paired rounds: scorer / model-only measured back to back, robust to a neighbour's load.
+  phases: listOf(env.BENCH_PHASES, ['drain', 'limit', 'models', 'clients', 'compression', 'openloop', 'memory', ...(QUICK ? [] : ['paired']), 'sweep', 'profile']),
   datasetsDir: resolve(ROOT, env.DATA_DIR ?? env.DATASETS_DIR ?? '../shared/datasets'),
   // QUICK results go beside, not over, the full run's.
   outDir: resolve(ROOT, env.BENCH_OUT ?? (QUICK ? 'test/bench/results/quick' : 'test/bench/results')),

@@ -1090,7 +1090,9 @@ const p99Target = (f: number, limitMs: number) => {
   return { name: `p99 end-to-end <= ${limitMs} ms at ${f * 100}% of max rate (median of ${sp.n} runs; range ${Math.round(sp.min)}-${Math.round(sp.max)} ms)`, measured: sp.median, limit: limitMs, met: sp.median <= limitMs };
 };
 results.targets = [
-  { name: 'scorer >= 0.92 x model-only', measured: results.ratios.scorer_over_model_only, limit: 0.92, met: ge(results.ratios.scorer_over_model_only, 0.92) },
+  results.paired_median
+    ? { name: `scorer >= 0.92 x model-only (median of ${paired.length} paired rounds; full drains: ${results.ratios.scorer_over_model_only?.toFixed(2) ?? '-'})`, measured: results.paired_median.scorer_over_model_only, limit: 0.92, met: ge(results.paired_median.scorer_over_model_only, 0.92) }
+    : { name: 'scorer >= 0.92 x model-only', measured: results.ratios.scorer_over_model_only, limit: 0.92, met: ge(results.ratios.scorer_over_model_only, 0.92) },
   p99Target(0.5, 40),
   p99Target(0.75, 80),
   { name: 'scorer peak RSS <= 300 MB', measured: s.scorer?.rss_mb ?? null, limit: 300, met: s.scorer?.rss_mb !== undefined ? s.scorer.rss_mb <= 300 : null },

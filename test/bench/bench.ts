@@ -466,7 +466,8 @@ function accuracy(labels: Map<string, string>, modelLabels = mainModel.labels) {
 
 // --- model-only: tokenizer + inference, no Kafka ---------------------------------------------
 async function modelOnly(batch: number, limit = cfg.n, model = cfg.model, maxS = 0): Promise<DrainResult> {
-  const tag = `model-only-${model === cfg.model ? '' : `${models.find((m) => m.dir === model)?.name ?? 'x'}-`}b${batch}`;
+  const index = models.findIndex((m) => m.dir === model);
+  const tag = `model-only-${model === cfg.model ? '' : `${index}-${models[index]?.name ?? 'x'}-`}b${batch}`;
   const sys: SystemProcess = await startSystem(
     'model-only',
     { BENCH_TEXTS_FILE: textsFile, BENCH_TEXTS_LIMIT: String(limit), BATCH_MAX_SIZE: String(batch), MODEL: model, BENCH_MAX_S: String(maxS) },
@@ -844,17 +845,17 @@ if (cfg.phases.includes('limit')) {
 }
 
 if (cfg.phases.includes('models')) {
-  for (const m of models) {
+  for (const [i, m] of models.entries()) {
     const isMain = m.dir === mainModel.dir;
     const mo = isMain && systems['model-only'] ? systems['model-only'] : await modelOnly(DEFAULT_BATCH, Math.min(cfg.n, cfg.modelCap), m.dir, cfg.capSeconds);
     const sc =
       isMain && systems.scorer
         ? systems.scorer
-        : strip(await drain(`model-${m.name}`, 'models', { kind: 'scorer', env: { MODEL: m.dir }, target: m.transformer ? cfg.n : Math.min(cfg.n, cfg.modelCap), ...(m.transformer ? { maxS: cfg.capSeconds } : {}), keepLabels: true }));
+        : strip(await drain(`model${i}-${m.name}`, 'models', { kind: 'scorer', env: { MODEL: m.dir }, target: m.transformer ? cfg.n : Math.min(cfg.n, cfg.modelCap), ...(m.transformer ? { maxS: cfg.capSeconds } : {}), keepLabels: true }));
     modelRows.push({ ...m, system: 'scorer', scorer: sc, model_only: mo });
     if (m.transformer) {
       // The row a user would build instead: one message at a time, on the consumer's thread.
-      const pm = await drain(`per-message-${m.name}`, 'models', { kind: 'per-message', env: { MODEL: m.dir }, target: Math.min(cfg.n, cfg.perMessageCap), keepLabels: true });
+      const pm = await drain(`per-message${i}-${m.name}`, 'models', { kind: 'per-message', env: { MODEL: m.dir }, target: Math.min(cfg.n, cfg.perMessageCap), keepLabels: true });
       const b1 = await modelOnly(1, Math.min(cfg.n, cfg.perMessageCap), m.dir, cfg.capSeconds);
       modelRows.push({ ...m, label: `${m.label}, one message at a time`, kind: `${m.kind}, per message (transformers.js-style pipeline)`, system: 'per-message', scorer: strip(pm), model_only: b1 });
     }

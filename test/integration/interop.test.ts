@@ -6,8 +6,10 @@ import addFormats from 'ajv-formats';
 import { sentimentV1Schema } from '@sentiment-stream/events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
+import { CompressionTypes } from 'kafkajs';
+import { corruptBatchOnDisk } from '../support/record-batch.js';
 import { CODECS, consumeWithJava, dumpLogSegments, ensureJavaTools, produceManyWithJava, produceWithJava, type JavaInputRecord } from '../support/java-clients.js';
-import { createKafka, createScorerTopics, createTopic, kafkaBrokers, uniqueTopic } from '../support/kafka.js';
+import { createKafka, createProducer, createScorerTopics, createTopic, kafkaBrokers, readAll, uniqueTopic } from '../support/kafka.js';
 import { localBroker, type LocalBroker } from '../support/local-broker.js';
 import { clientEnv, startScorer, type ScorerProcess } from '../support/scorer.js';
 import { produceTexts } from '../support/streams.js';
@@ -125,4 +127,43 @@ describe(`interoperability (${client})`, () => {
       expect(((await s.status()) as { ready: boolean }).ready).toBe(true);
     },
   );
+
+  it('a batch no client can decode (corrupt bytes on disk): skipped with a CORRUPT_BATCH dead letter; every other record scored, that partition included', async () => {
+    const t = await createScorerTopics(kafka, 'interop.corrupt', 3);
+    // Three gzip batches of 20 records on each partition; then partition 1's middle batch is broken
+    // on the broker's disk (Kafka 4.4 refuses undecodable batches on produce: test/interop/README.md).
+    const producer = createProducer(kafka);
+    await producer.connect();
+    const sent: string[] = [];
+    for (let b = 0; b < 3; b++) {
+      for (let partition = 0; partition < 3; partition++) {
+        const messages = Array.from({ length: 20 }, (_, i) => {
+          const id = `p${partition}-b${b}-${i}`;
+          sent.push(id);
+          return { partition, key: `k-${i}`, value: JSON.stringify({ id, text: 'a good film' }) };
+        });
+        await producer.send({ topic: t.input, compression: CompressionTypes.GZIP, messages });
+      }
+    }
+    await producer.disconnect();
+    const bad = corruptBatchOnDisk({ logDir: broker.logDir(broker.brokers[0]!), topic: t.input, partition: 1, offset: 25 });
+    expect([bad.baseOffset, bad.lastOffset]).toEqual([20, 39]);
+    const lost = new Set(Array.from({ length: 20 }, (_, i) => `p1-b1-${i}`));
+
+    const s = await launch({ INPUT_TOPICS: t.input, OUTPUT_TOPIC: t.output, DLQ_TOPIC: t.dlq, GROUP_ID: t.group, LOG_LEVEL: 'info' });
+    const events = await readAll(kafka, t.output, { expected: sent.length - lost.size, timeoutMs: 120_000, settleMs: 1_000 });
+    expect(sorted(events.map((e) => (JSON.parse(e.value!) as { id: string }).id))).toEqual(sorted(sent.filter((id) => !lost.has(id))));
+    const [letter] = await readAll(kafka, t.dlq, { expected: 1, timeoutMs: 60_000 });
+    expect(letter?.value).toBeNull();
+    expect(Object.fromEntries(Object.entries(letter!.headers).map(([k, v]) => [k, v?.toString()]))).toMatchObject({
+      'x-error-code': 'CORRUPT_BATCH',
+      'x-source-topic': t.input,
+      'x-source-partition': '1',
+      'x-source-offset': '20',
+      'x-source-last-offset': '39',
+    });
+    await eventually(async () => expect(await s.metrics()).toMatch(new RegExp(`sentiment_records_skipped_total\\{topic="${t.input.replace(/\./g, '\\.')}"\\} 20`)), 30_000);
+    expect(s.output()).toMatch(/"partition":1,"from":"20","to":"39".*records no client can decode were skipped/);
+    expect(((await s.status()) as { ready: boolean }).ready).toBe(true);
+  });
 });

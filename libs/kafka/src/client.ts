@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import { registerKafkajsCodecs } from './codecs.js';
+import { isDecodeError } from './undecodable.js';
 import type { KafkaSettings } from './settings.js';
 
 /** The slice of a pino-style logger this package writes to. */
@@ -11,7 +12,15 @@ export interface Logger {
   error(obj: object, msg?: string): void;
 }
 
-export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
+export interface KafkaHooks {
+  /**
+   * kafkajs logs a fetch whose response it cannot decode and retries it, for minutes, before its
+   * consumer crashes: the log line is the first (and only early) sign of a corrupt batch.
+   */
+  onFetchDecodeError?: (err: Error) => void;
+}
+
+export function createKafka(settings: KafkaSettings, logger: Logger, hooks: KafkaHooks = {}): Kafka {
   registerKafkajsCodecs();
   const config: KafkaConfig = {
     clientId: settings.KAFKA_CLIENT_ID,
@@ -21,7 +30,13 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
     // Retries back off up to 30 s so an unreachable cluster does not flood the log.
     retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 8 },
     logLevel: logLevel.WARN,
-    logCreator: () => (entry: LogEntry) => forward(logger, entry),
+    logCreator: () => (entry: LogEntry) => {
+      if (hooks.onFetchDecodeError && entry.level === logLevel.ERROR && entry.log.message.startsWith('Response Fetch')) {
+        const error = new Error(String((entry.log as Record<string, unknown>).error ?? entry.log.message));
+        if (isDecodeError(error)) hooks.onFetchDecodeError(error);
+      }
+      forward(logger, entry);
+    },
   };
   const sasl = saslOptions(settings);
   if (sasl) config.sasl = sasl;

@@ -36,9 +36,10 @@ export function createKafkaTransport(s: KafkaSettings & TransportSettings, o: Ka
     compression: s.PRODUCER_COMPRESSION,
     logger: o.logger,
   };
+  let onDecodeError: ((err: Error) => void) | undefined;
   const driver =
     s.KAFKA_CLIENT === 'kafkajs'
-      ? createKafkajsDriver(createKafka(s, o.logger), s, common)
+      ? createKafkajsDriver(createKafka(s, o.logger, { onFetchDecodeError: (err) => onDecodeError?.(err) }), s, { ...common, decodeErrors: (listener) => (onDecodeError = listener) })
       : createPlatformaticDriver(s, {
           ...common,
           groupInstanceId: s.GROUP_INSTANCE_ID,

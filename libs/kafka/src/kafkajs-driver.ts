@@ -19,6 +19,8 @@ export interface DriverOptions {
   fetchMaxBytes: number;
   compression: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
   logger: Logger;
+  /** kafkajs only: where the client's log reports a fetch it cannot decode (client.ts's hook). */
+  decodeErrors?: (listener: (err: Error) => void) => void;
 }
 
 const COMPRESSION = {
@@ -168,6 +170,7 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
         retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 5 },
       });
       consumer = c;
+      o.decodeErrors?.((err) => h.undecodable(err));
       c.on(c.events.GROUP_JOIN, ({ payload }) => {
         generation++;
         held = new Set();

@@ -249,9 +249,13 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
       // The stream cannot pause one partition: the transport drops its records until the rewind.
     },
     async rewind() {
-      // The offset is committed already: a new stream reads every partition from its committed offset.
-      await closeStream();
+      // The offset is committed already: a new stream reads every partition from its committed
+      // offset. The new one is opened before the old one closes: while one tracks the topics, the
+      // consumer keeps its membership (no rejoin, no rebalance).
+      const old = stream;
+      stream = undefined;
       await open();
+      await old?.close().catch(() => undefined);
     },
     async send(messages) {
       if (messages.length > 0) await producer.send({ messages: messages.map(toMessage), acks: ProduceAcks.ALL });

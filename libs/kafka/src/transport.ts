@@ -208,6 +208,11 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
     const kept = holds.size === 0 ? records : records.filter((r) => !heldAt(r.topic, r.partition, BigInt(r.offset)));
     const keptPositions = holds.size === 0 ? positions : new Map([...positions].filter(([k]) => !holds.has(k)));
     if (kept.length === 0 && keptPositions.size === 0) return Promise.resolve(empty);
+    return handOut(kept, keptPositions, context);
+  };
+
+  /** Queues records and hands them to the service; the promise settles when they are done. */
+  const handOut = (kept: SourceRecord[], keptPositions: ReadonlyMap<string, bigint>, context: unknown): Promise<ReadonlyMap<string, bigint>> => {
     let resolve!: Entry['resolve'];
     const promise = new Promise<ReadonlyMap<string, bigint>>((r) => (resolve = r));
     const entry: Entry = { records: kept, positions: keptPositions, context, epoch, resolve, promise };
@@ -632,7 +637,16 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
           maxAttempts: 20,
           signal: stopSignal.signal,
         });
-        for (const r of ranges) await skip(r);
+        for (const r of ranges) {
+          // The records between the committed offset and the bad batch decode: they are scored and
+          // committed first (handed out here, as a fetch would), and only the bad batch is skipped.
+          if (r.before.length > 0) {
+            const done = await handOut(r.before, new Map(), undefined);
+            const last = done.get(tpKey(r.topic, r.partition));
+            if (last === undefined || last < BigInt(r.before.at(-1)!.offset)) throw new Error(`the records before the undecodable batch of ${r.topic}-${r.partition} were not all published`);
+          }
+          await skip(r);
+        }
         if (driver.needsDrainToRewind || ranges.length === 0) await driver.rewind(tps[0] ?? { topic: '', partition: 0 }, -1n);
         else for (const r of ranges) await driver.rewind(r, r.to + 1n);
       } catch (e) {

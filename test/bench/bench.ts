@@ -236,7 +236,7 @@ interface StatsLine {
   peak: Omit<MemoryStats, 'hwm_mb'> | null;
   hwm_mb: number;
   gc: { count: number; total_ms: number; max_ms: number; over_10ms: number; by_kind: Record<string, number> };
-  loop: { p50_ms: number; p99_ms: number; max_ms: number };
+  loop: { max_ms: number };
   timeline: SecondStats[];
   pauses: Pause[];
 }

@@ -5,6 +5,7 @@ import type { Logger } from './client.js';
 import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
 import { registerKafkajsCodecs } from './codecs.js';
 import { isDecodeError } from './undecodable.js';
+import { describeKafkaError } from './errors.js';
 import { baseOptions, stableCommittedOffsets } from './platformatic-admin.js';
 import type { KafkaSettings } from './settings.js';
 import { tpKey, type Driver, type DriverHandlers, type PartitionOffset, type PlacedMessage, type TopicInfo } from './driver.js';
@@ -259,7 +260,7 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
           await registerTransactionalId(producer);
           return;
         } catch (err) {
-          log.warn({ err: (err as Error).message, retryInMs: delay }, 'the transactional producer cannot register yet');
+          log.warn({ err: describeKafkaError(err), retryInMs: delay }, 'the transactional producer cannot register yet');
           await sleep(delay);
         }
       }

@@ -14,6 +14,7 @@ import type { SourceRecord } from '@sentiment-stream/events';
 import { backoffDelay } from '@sentiment-stream/runtime';
 import { baseOptions, stableCommittedOffsets } from './platformatic-admin.js';
 import { isDecodeError } from './undecodable.js';
+import { describeKafkaError } from './errors.js';
 import { tpKey, type Assignment, type Driver, type DriverHandlers, type PlacedMessage, type TopicInfo } from './driver.js';
 import type { DriverOptions } from './kafkajs-driver.js';
 import type { KafkaSettings } from './settings.js';
@@ -52,6 +53,12 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
     new Producer<Buffer, Buffer, string, Buffer>({
       ...base,
       idempotent: true,
+      // InitProducerId must say "no producer yet" (-1/-1): @platformatic/kafka 2.12.1 sends 0/0 by
+      // default, which the coordinator reads as producer 0 claiming the transactional id, and answers
+      // PRODUCER_FENCED for ever once the id belongs to another producer id: a restarted or renewed
+      // transactional producer could never register (the kill and cluster scenarios caught it).
+      producerId: -1n,
+      producerEpoch: -1,
       acks: ProduceAcks.ALL,
       compression: o.compression,
       serializers: { headerKey: (k?: string) => Buffer.from(k ?? ''), headerValue: (v?: Buffer) => v ?? Buffer.alloc(0) },
@@ -173,7 +180,16 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
       // Few retries here: the transport's own retry loop reports each failure (a wrong password,
       // an unknown CA) as not ready, and keeps trying; the clients' retries are for later.
       await producer.metadata({ topics: o.topics, forceUpdate: true, retries: 2 });
-      if (o.exactlyOnce) await registerTransactionalId(producer);
+      if (!o.exactlyOnce) return;
+      try {
+        await registerTransactionalId(producer);
+      } catch (err) {
+        // A producer whose registration failed keeps a half-begun transaction: the next try gets a new one.
+        const old = producer;
+        producer = makeProducer();
+        await old.close(true).catch(() => undefined);
+        throw err;
+      }
     },
     async describeTopics(topics) {
       const a = getAdmin();
@@ -294,7 +310,7 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
           return;
         } catch (err) {
           const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 10_000 });
-          log.warn({ err: (err as Error).message, retryInMs: delay }, 'the transactional producer cannot register yet');
+          log.warn({ err: describeKafkaError(err), retryInMs: delay }, 'the transactional producer cannot register yet');
           await new Promise((r) => setTimeout(r, delay).unref());
         }
       }

@@ -347,6 +347,19 @@ describe('transport: rebalances, release, backpressure, stop', () => {
     expect(driver.paused).toBe(false);
   });
 
+  it('a rejoin while fetching was paused for backpressure resumes it once the dropped records are gone', async () => {
+    const { driver, batches, fetch } = await setup('at-least-once', { maxInFlight: 2, drainTimeoutMs: 50 });
+    void fetch([rec(0, 1), rec(0, 2)]);
+    expect(driver.paused).toBe(true);
+    // The rejoin gives up waiting for the batch (still being scored) and drops it.
+    await driver.handlers.rejoining();
+    driver.handlers.assigned([{ topic: 'in', partitions: [0] }]);
+    expect(driver.paused).toBe(false);
+    void batches[0]!.ack([event(rec(0, 1)), event(rec(0, 2))]);
+    await settle();
+    expect(driver.sends).toEqual([]);
+  });
+
   it('stop() publishes and commits what is in flight before leaving the group', async () => {
     const { driver, batches, t, fetch } = await setup();
     const r = [rec(1, 3)];

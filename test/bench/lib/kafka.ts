@@ -26,10 +26,23 @@ export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T
  */
 export async function createTopics(admin: Admin, topics: string[], partitions: number, logAppendTime = false): Promise<void> {
   const configEntries = logAppendTime ? [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] : [];
+  // Not kafkajs's waitForLeaders: on a loaded broker its metadata poll can throw
+  // UNKNOWN_TOPIC_OR_PARTITION from a timer, out of reach of this await. Poll here instead.
   await admin.createTopics({
     topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1, configEntries })),
-    waitForLeaders: true,
+    waitForLeaders: false,
   });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+      if (meta.length === topics.length && meta.every((t) => t.partitions.length === partitions && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leaders 60 s after creation`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Records on the topic now (sum of high watermarks; topics here start at offset 0). */

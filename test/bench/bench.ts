@@ -270,6 +270,7 @@ function watchStats(sys: SystemProcess) {
 /** What a drain measures (report.ts's SystemResult), plus what the harness keeps for later phases. */
 interface DrainResult extends SystemResult {
   labels?: Map<string, string>;
+  values?: Buffer[];
   /** The drain window on the child's monotonic clock (µs), for cutting a CPU profile to it. */
   window?: { fromUs: number; toUs: number; messages: number };
 }
@@ -287,6 +288,8 @@ interface DrainOptions {
   bytes?: boolean;
   /** Stop this long after the first output (default: BENCH_CAP_S for a capped count, else the safety stop). */
   maxS?: number;
+  /** Keep the values of the outputs (events), for the codec measurement. */
+  keepValues?: boolean;
 }
 
 async function drain(name: string, phase: string, opts: DrainOptions): Promise<DrainResult> {
@@ -378,7 +381,7 @@ async function drain(name: string, phase: string, opts: DrainOptions): Promise<D
   await sys.kill();
 
   const [outputs, deadLetters] = await withAdmin(kafka, async (a) => [await countRecords(a, out), await countRecords(a, dlq)]);
-  const records = await readTopic(kafka, out, outputs, opts.keepLabels, (d) => say(phase, `${name}: reading outputs ${fmt(d)} / ${fmt(outputs)}`));
+  const records = await readTopic(kafka, out, outputs, opts.keepLabels || opts.keepValues === true, (d) => say(phase, `${name}: reading outputs ${fmt(d)} / ${fmt(outputs)}`));
   let tFirst = Infinity;
   let tLast = 0;
   for (const r of records) {
@@ -417,6 +420,7 @@ async function drain(name: string, phase: string, opts: DrainOptions): Promise<D
       result.inference_ms_per_1k = (promSum(metrics, 'sentiment_inference_duration_seconds_sum') * 1e6) / texts;
     }
   }
+  if (opts.keepValues) result.values = records.map((r) => r.value!).filter(Boolean);
   const c = clock as { hr_us: number; wall_ms: number } | null;
   if (c) result.window = { fromUs: c.hr_us + (first!.at - c.wall_ms) * 1000, toUs: c.hr_us + (last!.at - c.wall_ms) * 1000, messages: dMsgs };
   if (opts.keepLabels) {
@@ -783,11 +787,68 @@ async function measurePeak(cost: ModelCost): Promise<PeakResult[]> {
   return result;
 }
 
+// --- codecs: CPU per event of each compression, on the scorer's real events --------------------------
+
+/**
+ * Compresses and decompresses the events a drain published, in chunks of one record batch's worth
+ * (a flush of ~900 KB spread over 6 partitions: ~150 KB), with the codec implementations the clients
+ * use (@platformatic/kafka's: zlib for gzip and zstd, WebAssembly for snappy and lz4; kafkajs's own
+ * gzip is the same zlib). CPU time of this thread (process.cpuUsage; nothing else runs in the
+ * harness meanwhile), best of 3 rounds of >= 0.3 s, per event.
+ */
+async function codecCost(values: Buffer[]): Promise<NonNullable<Results['codecs']>> {
+  const { compressionsAlgorithms } = await import('@platformatic/kafka');
+  const chunks: { buf: Buffer; events: number }[] = [];
+  for (let i = 0; i < values.length; ) {
+    const part: Buffer[] = [];
+    let bytes = 0;
+    while (i < values.length && bytes < 150_000) {
+      part.push(values[i]!);
+      bytes += values[i]!.length;
+      i++;
+    }
+    chunks.push({ buf: Buffer.concat(part), events: part.length });
+  }
+  const events = values.length;
+  const raw = chunks.reduce((s, c) => s + c.buf.length, 0);
+  const cpuPerEvent = (fn: () => void) => {
+    let best = Infinity;
+    for (let round = 0; round < 3; round++) {
+      const c0 = process.cpuUsage();
+      const t0 = Date.now();
+      let n = 0;
+      do {
+        fn();
+        n++;
+      } while (Date.now() - t0 < 300);
+      const c = process.cpuUsage(c0);
+      best = Math.min(best, (c.user + c.system) / (n * events));
+    }
+    return best;
+  };
+  const out: NonNullable<Results['codecs']> = [];
+  for (const name of ['gzip', 'snappy', 'lz4', 'zstd'] as const) {
+    const algo = compressionsAlgorithms[name];
+    const packed = chunks.map((c) => Buffer.from(algo.compressSync(c.buf) as Uint8Array));
+    const compressUs = cpuPerEvent(() => {
+      for (const c of chunks) algo.compressSync(c.buf);
+    });
+    const decompressUs = cpuPerEvent(() => {
+      for (const p of packed) algo.decompressSync(p);
+    });
+    const bytes = packed.reduce((s, p) => s + p.length, 0);
+    out.push({ codec: name, compress_us_per_event: compressUs, decompress_us_per_event: decompressUs, bytes_per_event: bytes / events, ratio: bytes / raw });
+    say('compression', `${name}: ${compressUs.toFixed(2)} µs to compress and ${decompressUs.toFixed(2)} µs to decompress per event, ${(bytes / events).toFixed(1)} B per event (raw ${(raw / events).toFixed(1)})`);
+  }
+  return out;
+}
+
 // --- run ---------------------------------------------------------------------------------------
 const systems: Record<string, Omit<DrainResult, 'labels'>> = {};
 const strip = (r: DrainResult): Omit<DrainResult, 'labels'> => {
   const rest: Partial<DrainResult> = { ...r };
   delete rest.labels;
+  delete rest.values;
   delete rest.window;
   return rest as Omit<DrainResult, 'labels'>;
 };
@@ -801,6 +862,7 @@ const clientRows: Results['clients'] = [];
 const compression: Results['compression'] = [];
 let limit: Results['limit'] = null;
 let memorySteps: Results['memory_steps'] = null;
+const codecs: Results['codecs'] = [];
 let scorerLabels: Map<string, string> | undefined;
 
 if (cfg.phases.includes('drain')) {
@@ -890,9 +952,11 @@ if (cfg.phases.includes('compression')) {
         env: { KAFKA_CLIENT: client, PRODUCER_COMPRESSION: codec },
         target: Math.min(cfg.n, cfg.compressionCap),
         keepLabels: false,
+        keepValues: codec === 'none' && codecs.length === 0,
         bytes: true,
       });
       compression.push({ client, codec, default: codec === DEFAULT_COMPRESSION, ...strip(r) });
+      if (r.values) codecs.push(...(await codecCost(r.values)));
     }
   }
 }
@@ -1064,6 +1128,7 @@ const results: Results = {
   models: modelRows,
   clients: clientRows,
   compression,
+  codecs,
   limit,
   baselines_dev: baselinesDev(),
   targets: [],

@@ -176,6 +176,8 @@ export interface Results {
   }[];
   clients?: { client: string; default: boolean; drain: SystemResult }[];
   compression?: (SystemResult & { client: string; codec: string; default: boolean })[];
+  /** Each codec on the scorer's real events, ~150 KB record batches: CPU µs per event and size. */
+  codecs?: { codec: string; compress_us_per_event: number; decompress_us_per_event: number; bytes_per_event: number; ratio: number }[];
   limit?: {
     threads: string;
     texts: number;
@@ -363,6 +365,16 @@ export function renderMarkdown(r: Results): string {
     }
     L.push('');
     L.push("Bytes on the broker = the output topic's log segment files (record batches as stored, headers included) / events. CPU over the drain window from /proc, per 1,000 events.");
+    L.push('');
+  }
+  if (r.codecs?.length) {
+    L.push('### The codecs alone, on the scorer\'s events (~150 KB per record batch, one thread)');
+    L.push('');
+    L.push('| codec | compress µs / event | decompress µs / event | bytes / event (JSON values only) | of the raw size |');
+    L.push('|---|---:|---:|---:|---:|');
+    for (const c of r.codecs) L.push(`| ${c.codec} | ${n2(c.compress_us_per_event)} | ${n2(c.decompress_us_per_event)} | ${n1(c.bytes_per_event)} | ${pc(c.ratio)} |`);
+    L.push('');
+    L.push('@platformatic/kafka\'s implementations (zlib for gzip and zstd, WebAssembly for snappy and lz4), which both clients use (kafkajs\'s own gzip is the same zlib). Compress runs in the scorer for every event; decompress in every consumer of the events, the broker included when it validates a batch.');
     L.push('');
   }
 

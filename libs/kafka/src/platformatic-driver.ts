@@ -7,6 +7,7 @@ import {
   MessagesStreamModes,
   ProduceAcks,
   Producer,
+  consumerFetchesChannel,
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka';
@@ -14,6 +15,7 @@ import type { SourceRecord } from '@sentiment-stream/events';
 import { backoffDelay } from '@sentiment-stream/runtime';
 import { baseOptions, stableCommittedOffsets } from './platformatic-admin.js';
 import { isDecodeError } from './undecodable.js';
+import { dropAbortedRecords, type FetchedPartition } from './aborted.js';
 import { describeKafkaError } from './errors.js';
 import { tpKey, type Assignment, type Driver, type DriverHandlers, type PlacedMessage, type TopicInfo } from './driver.js';
 import type { DriverOptions } from './kafkajs-driver.js';
@@ -77,6 +79,16 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
   let reopenAttempt = 0;
   /** This stream's fetches have reported an undecodable batch already. */
   let decodeReported = false;
+
+  // Every fetch response of this consumer passes here before its stream reads it (the tracing
+  // channel's asyncStart runs ahead of the fetch callback): aborted transactions are dropped whole.
+  const abortedFilter = {
+    asyncStart(ctx: { client?: unknown; result?: unknown }) {
+      if (!consumer || ctx.client !== consumer) return;
+      const response = ctx.result as { responses?: { partitions: FetchedPartition[] }[] } | undefined;
+      for (const t of response?.responses ?? []) for (const p of t.partitions) dropAbortedRecords(p);
+    },
+  };
 
   const getAdmin = () => (admin ??= new Admin({ ...base, clientId: `${settings.KAFKA_CLIENT_ID}-admin` }));
 
@@ -209,6 +221,7 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
     },
     async startConsuming(h) {
       handlers = h;
+      consumerFetchesChannel.subscribe(abortedFilter as Parameters<typeof consumerFetchesChannel.subscribe>[0]);
       consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
         ...base,
         // A fetch that cannot be decoded is retried like any failure, for ever and silently. The
@@ -327,6 +340,7 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
       closing = true;
       await closeStream();
       await consumer?.close(true);
+      consumerFetchesChannel.unsubscribe(abortedFilter as Parameters<typeof consumerFetchesChannel.unsubscribe>[0]);
     },
     async closeProducer() {
       closing = true;

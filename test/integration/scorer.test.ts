@@ -153,6 +153,10 @@ describe('scorer', () => {
     [{}, 'INPUT_TOPICS is required'],
     [{ INPUT_TOPICS: 'a', BATCH_MAX_WAIT_MS: 'soon' }, 'BATCH_MAX_WAIT_MS must be an integer from 0 to 10000 (got "soon")'],
     [{ INPUT_TOPICS: 'a', MODEL: '/nonexistent/model' }, '/nonexistent/model'],
+    [{ INPUT_TOPICS: 'a', KAFKA_BROKERS: '' }, 'KAFKA_BROKERS is set but empty'],
+    [{ INPUT_TOPICS: 'a', KAFKA_BROKERS: 'broker-without-port' }, 'KAFKA_BROKERS must list host:port pairs'],
+    [{ INPUT_TOPICS: 'a', OUTPUT_TOPIC: 'same', DLQ_TOPIC: 'same' }, 'DLQ_TOPIC must differ from OUTPUT_TOPIC'],
+    [{ INPUT_TOPICS: 'a', KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem' }, 'KAFKA_SSL_CA_FILE'],
   ])('bad configuration %j exits non-zero with one line', async (env, message) => {
     const proc = spawnCli(['scorer'], { LOG_LEVEL: 'fatal', KAFKA_BROKERS: '127.0.0.1:1', STATUS_PORT: String(await freePort()), ...env } as Record<string, string>);
     const code = await proc.exited;
@@ -160,6 +164,20 @@ describe('scorer', () => {
     const lines = proc.output().trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(message);
+  });
+
+  it.each(['input', 'output', 'dlq'] as const)('a missing %s topic stops start-up: exit non-zero with one line naming it', async (which) => {
+    const t = await topics(1);
+    const absent = `${t.input}-absent-${which}`;
+    const env = scorerEnv(t, { LOG_LEVEL: 'fatal', ...{ input: { INPUT_TOPICS: absent }, output: { OUTPUT_TOPIC: absent }, dlq: { DLQ_TOPIC: absent } }[which] });
+    const proc = await startScorer(env);
+    running.push(proc);
+    const code = await proc.exited;
+    expect(code).not.toBe(0);
+    const lines = proc.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const setting = { input: 'INPUT_TOPICS', output: 'OUTPUT_TOPIC', dlq: 'DLQ_TOPIC' }[which];
+    expect((JSON.parse(lines[0]!) as { err: string }).err).toContain(`${setting}: topic "${absent}" not found on the cluster`);
   });
 });
 

@@ -233,7 +233,7 @@ describe('the scorer\'s status endpoint', () => {
     expect(listeners(s.statusPort)).toEqual(['0100007F']);
   });
 
-  it('answers only GET /status and /metrics (and HEAD); anything else is 404 and reveals nothing', async () => {
+  it('answers only GET /status, /live and /metrics (and HEAD); anything else is 404 and reveals nothing', async () => {
     const s = await statusOnly();
     const base = `http://127.0.0.1:${s.statusPort}`;
     for (const path of ['/', '/nope', '/status/', '/debug/pprof', '/.env', '/metrics.json']) {

@@ -63,7 +63,7 @@ export interface Driver {
   readonly name: 'platformatic' | 'kafkajs';
   /** Connects the producer (and, exactly-once, registers the transactional id). Rejects when the cluster cannot be reached. */
   connect(): Promise<void>;
-  /** Partition counts and size limits of topics; rejects naming a topic that does not exist. */
+  /** Partition counts and size limits of those of `topics` that exist (a missing one is left out of the map). */
   describeTopics(topics: string[]): Promise<Map<string, TopicInfo>>;
   /** Joins the group and starts fetching; resolves once consuming has started. */
   startConsuming(handlers: DriverHandlers): Promise<void>;

@@ -49,6 +49,7 @@ export function createKafkaTransport(s: KafkaSettings & TransportSettings, o: Ka
         });
   return createTransport(driver, {
     delivery: s.DELIVERY,
+    inputTopics: o.inputTopics,
     outputTopic: o.outputTopic,
     dlqTopic: o.dlqTopic,
     maxInFlight: s.MAX_INFLIGHT_MESSAGES,

@@ -145,10 +145,10 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
     async describeTopics(topics) {
       const a = await getAdmin();
       const existing = new Set(await a.listTopics());
-      const missing = topics.filter((t) => !existing.has(t));
-      if (missing.length > 0) throw new Error(`topic${missing.length > 1 ? 's' : ''} ${missing.map((t) => `"${t}"`).join(', ')} not found on the cluster (create ${missing.length > 1 ? 'them' : 'it'} first; the scorer does not create topics)`);
-      const meta = await a.fetchTopicMetadata({ topics });
-      const configs = await a.describeConfigs({ includeSynonyms: false, resources: topics.map((name) => ({ type: 2, name, configNames: ['max.message.bytes'] })) });
+      const present = topics.filter((t) => existing.has(t));
+      if (present.length === 0) return new Map();
+      const meta = await a.fetchTopicMetadata({ topics: present });
+      const configs = await a.describeConfigs({ includeSynonyms: false, resources: present.map((name) => ({ type: 2, name, configNames: ['max.message.bytes'] })) });
       const out = new Map<string, TopicInfo>();
       for (const t of meta.topics) {
         const entry = configs.resources.find((r) => r.resourceName === t.name)?.configEntries.find((c) => c.configName === 'max.message.bytes');

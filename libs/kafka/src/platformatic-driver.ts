@@ -190,8 +190,9 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
     needsDrainToRewind: true,
     async connect() {
       // Few retries here: the transport's own retry loop reports each failure (a wrong password,
-      // an unknown CA) as not ready, and keeps trying; the clients' retries are for later.
-      await producer.metadata({ topics: o.topics, forceUpdate: true, retries: 2 });
+      // an unknown CA) as not ready, and keeps trying; the clients' retries are for later. No
+      // topics: a missing one is the transport's check (describeTopics), fatal and named, not a retry.
+      await producer.metadata({ topics: [], forceUpdate: true, retries: 2 });
       if (!o.exactlyOnce) return;
       try {
         await registerTransactionalId(producer);
@@ -206,14 +207,14 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
     async describeTopics(topics) {
       const a = getAdmin();
       const existing = new Set(await a.listTopics({ includeInternals: false }));
-      const missing = topics.filter((t) => !existing.has(t));
-      if (missing.length > 0) throw new Error(`topic${missing.length > 1 ? 's' : ''} ${missing.map((t) => `"${t}"`).join(', ')} not found on the cluster (create ${missing.length > 1 ? 'them' : 'it'} first; the scorer does not create topics)`);
-      const meta = await a.metadata({ topics });
+      const present = topics.filter((t) => existing.has(t));
+      if (present.length === 0) return new Map();
+      const meta = await a.metadata({ topics: present });
       const configs = await a.describeConfigs({
-        resources: topics.map((name) => ({ resourceType: ConfigResourceTypes.TOPIC, resourceName: name, configurationKeys: ['max.message.bytes'] })),
+        resources: present.map((name) => ({ resourceType: ConfigResourceTypes.TOPIC, resourceName: name, configurationKeys: ['max.message.bytes'] })),
       });
       const out = new Map<string, TopicInfo>();
-      for (const t of topics) {
+      for (const t of present) {
         const value = configs.find((c) => c.resourceName === t)?.configs.find((c) => c.name === 'max.message.bytes')?.value;
         out.set(t, { partitions: meta.topics.get(t)!.partitionsCount, maxMessageBytes: Number(value ?? 1_048_588) });
       }

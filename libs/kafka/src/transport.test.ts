@@ -90,6 +90,7 @@ async function setup(delivery: TransportOptions['delivery'] = 'at-least-once', e
   const events: TransportEvent[] = [];
   const t = createTransport(driver, {
     delivery,
+    inputTopics: ['in'],
     outputTopic: 'out',
     dlqTopic: 'dlq',
     maxInFlight: 1_000,
@@ -109,6 +110,29 @@ async function setup(delivery: TransportOptions['delivery'] = 'at-least-once', e
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 20));
+
+describe('transport: start-up', () => {
+  it('a topic missing on the cluster fails start-up with one message naming each setting, before the group is joined', async () => {
+    const driver = new FakeDriver();
+    driver.describeTopics = async (topics: string[]) => new Map(topics.filter((t) => t === 'in').map((t) => [t, { partitions: 4, maxMessageBytes: 10_000 }]));
+    const t = createTransport(driver, {
+      delivery: 'at-least-once',
+      inputTopics: ['in', 'gone'],
+      outputTopic: 'out',
+      dlqTopic: 'dlq',
+      maxInFlight: 1_000,
+      outputRetryMaxMs: 1_000,
+      drainTimeoutMs: 1_000,
+      dlqValuePrefixBytes: 64,
+      findUndecodable: async () => [],
+      logger: silent,
+    });
+    await expect(t.start({ batch: () => undefined, event: () => undefined })).rejects.toThrow(
+      'INPUT_TOPICS: topic "gone" not found on the cluster; OUTPUT_TOPIC: topic "out" not found on the cluster; DLQ_TOPIC: topic "dlq" not found on the cluster (create them first; the scorer does not create topics)',
+    );
+    expect(driver.handlers).toBeUndefined();
+  });
+});
 
 describe('transport: order and acknowledgement', () => {
   it('publishes in hand-out order, coalesces what is acknowledged, commits past the last record', async () => {

@@ -57,6 +57,7 @@ export interface TransportObserver {
 
 export interface TransportOptions {
   delivery: Delivery;
+  inputTopics: string[];
   outputTopic: string;
   dlqTopic: string;
   /** Fetching pauses at this many records in flight and resumes below half. */
@@ -741,7 +742,17 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
         retriable: (err) => ['retriable', 'fenced'].includes(classifyKafkaError(err).kind),
         onRetry: (err, _n, delay) => emit({ type: 'warning', message: `Kafka cannot be reached yet; not ready, retrying in ${delay} ms`, err: classifyKafkaError(err).message }),
       });
-      topics = await driver.describeTopics([o.outputTopic, o.dlqTopic]);
+      // Every topic must exist before the group is joined: the scorer creates none, and a missing
+      // one is a setting to fix (one line naming it), not something to wait for.
+      const described = await driver.describeTopics([...o.inputTopics, o.outputTopic, o.dlqTopic]);
+      const missing = [
+        ...o.inputTopics.filter((t) => !described.has(t)).map((t) => ['INPUT_TOPICS', t]),
+        ...[['OUTPUT_TOPIC', o.outputTopic], ['DLQ_TOPIC', o.dlqTopic]].filter(([, t]) => !described.has(t!)),
+      ];
+      if (missing.length > 0) {
+        throw new Error(`${missing.map(([setting, t]) => `${setting}: topic "${t}" not found on the cluster`).join('; ')} (create ${missing.length > 1 ? 'them' : 'it'} first; the scorer does not create topics)`);
+      }
+      topics = described;
       await driver.startConsuming({
         records: intake,
         assigned(a) {

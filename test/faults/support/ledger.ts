@@ -14,6 +14,10 @@ export interface Input {
   headers?: IHeaders;
   /** Poison scenarios: the dead-letter code this input must get; undefined means it must be scored. */
   expectCode?: string;
+  /** An explicit partition (else the key's). */
+  partition?: number;
+  /** An explicit CreateTime, ms since the epoch as a decimal string (else now). */
+  timestamp?: string;
 }
 
 export class Ledger {
@@ -114,7 +118,13 @@ export async function produceInputs(
         const id = ledger.id(i);
         const input = make(i, id);
         const headers = opts.idHeader === false ? input.headers : { ...input.headers, [TEST_ID_HEADER]: id };
-        messages.push({ key: input.key ?? null, value: input.value, ...(headers ? { headers } : {}) });
+        messages.push({
+          key: input.key ?? null,
+          value: input.value,
+          ...(headers ? { headers } : {}),
+          ...(input.partition !== undefined ? { partition: input.partition } : {}),
+          ...(input.timestamp !== undefined ? { timestamp: input.timestamp } : {}),
+        });
       }
       await producer.send({ topic, messages, acks: -1 });
     }
@@ -203,6 +213,7 @@ export async function waitWritten(kafka: Kafka, topics: string[], above: number,
  * `timeoutMs`. Call it once every writer has stopped.
  */
 export async function readBack(kafka: Kafka, t: { output: string; dlq: string }, ledger: Ledger, opts: { timeoutMs?: number } = {}): Promise<void> {
+  // The scorer compresses what it writes (PRODUCER_COMPRESSION): support/kafka.ts gave this process's kafkajs the decoders.
   await readToEnd(
     kafka,
     [t.output, t.dlq],

@@ -33,6 +33,8 @@ export interface Scorer {
   peakRssMb(): number;
   /** Current VmRSS in MiB, or undefined once the process is gone. */
   rssMb(): number | undefined;
+  /** Time (epoch ms) of the first JSON log line with this `msg` (LOG_LEVEL info or lower), if any. */
+  loggedAt(msg: string): number | undefined;
   /**
    * Sends `signal` and resolves with the exit code (null when a signal killed it). A process that
    * has not exited `graceMs` after SIGTERM is a defect: it is SIGKILLed and this rejects, with the
@@ -120,6 +122,12 @@ export async function launchScorer(name: string, env: Record<string, string>, op
     rssMb() {
       const kb = gone ? undefined : procKb(pid, 'VmRSS');
       return kb === undefined ? undefined : kb / 1024;
+    },
+    loggedAt(msg: string) {
+      const needle = `"msg":${JSON.stringify(msg)}`;
+      const line = out.split('\n').find((l) => l.includes(needle));
+      const time = line === undefined ? undefined : /"time":(\d+)/.exec(line)?.[1];
+      return time === undefined ? undefined : Number(time);
     },
     async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 40_000) {
       sample();

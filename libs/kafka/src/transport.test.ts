@@ -84,23 +84,24 @@ const event = (r: SourceRecord): OutboundMessage => ({ kind: 'event', topic: 'ou
 const dead = (r: SourceRecord): OutboundMessage => deadLetterMessage('dlq', r, 'INVALID_JSON', 'broken');
 const ids = (msgs: PlacedMessage[]) => msgs.map((m) => (m.kind === 'event' ? m.value!.toString() : `d${m.headers['x-source-partition']}-${m.headers['x-source-offset']}`));
 
+const options = (delivery: TransportOptions['delivery']): TransportOptions => ({
+  delivery,
+  inputTopics: ['in'],
+  outputTopic: 'out',
+  dlqTopic: 'dlq',
+  maxInFlight: 1_000,
+  outputRetryMaxMs: 1_000,
+  drainTimeoutMs: 1_000,
+  dlqValuePrefixBytes: 64,
+  findUndecodable: async () => [],
+  logger: silent,
+});
+
 async function setup(delivery: TransportOptions['delivery'] = 'at-least-once', extra: Partial<TransportOptions> = {}) {
   const driver = new FakeDriver();
   const batches: InputBatch[] = [];
   const events: TransportEvent[] = [];
-  const t = createTransport(driver, {
-    delivery,
-    inputTopics: ['in'],
-    outputTopic: 'out',
-    dlqTopic: 'dlq',
-    maxInFlight: 1_000,
-    outputRetryMaxMs: 1_000,
-    drainTimeoutMs: 1_000,
-    dlqValuePrefixBytes: 64,
-    findUndecodable: async () => [],
-    logger: silent,
-    ...extra,
-  });
+  const t = createTransport(driver, { ...options(delivery), ...extra });
   await t.start({ batch: (b) => batches.push(b), event: (e) => events.push(e) });
   const assign = (a: Assignment[] = [{ topic: 'in', partitions: [0, 1, 2, 3] }]) => driver.handlers.assigned(a);
   assign();
@@ -115,18 +116,7 @@ describe('transport: start-up', () => {
   it('a topic missing on the cluster fails start-up with one message naming each setting, before the group is joined', async () => {
     const driver = new FakeDriver();
     driver.describeTopics = async (topics: string[]) => new Map(topics.filter((t) => t === 'in').map((t) => [t, { partitions: 4, maxMessageBytes: 10_000 }]));
-    const t = createTransport(driver, {
-      delivery: 'at-least-once',
-      inputTopics: ['in', 'gone'],
-      outputTopic: 'out',
-      dlqTopic: 'dlq',
-      maxInFlight: 1_000,
-      outputRetryMaxMs: 1_000,
-      drainTimeoutMs: 1_000,
-      dlqValuePrefixBytes: 64,
-      findUndecodable: async () => [],
-      logger: silent,
-    });
+    const t = createTransport(driver, { ...options('at-least-once'), inputTopics: ['in', 'gone'] });
     await expect(t.start({ batch: () => undefined, event: () => undefined })).rejects.toThrow(
       'INPUT_TOPICS: topic "gone" not found on the cluster; OUTPUT_TOPIC: topic "out" not found on the cluster; DLQ_TOPIC: topic "dlq" not found on the cluster (create them first; the scorer does not create topics)',
     );

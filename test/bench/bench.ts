@@ -21,7 +21,7 @@ import { transportSettings } from '@sentiment-stream/kafka';
 import { scorerSettings } from '@sentiment-stream/scorer';
 import { countRecords, createKafka, createProducer, createTopics, produceAll, readTopic, withAdmin } from './lib/kafka.js';
 import { modelSpecs, type ModelSpec } from './lib/models.js';
-import { costTerms, matmulChainModel, matmulIntegerModel, readOnnxGraph, rowOps, type CostTerm } from './lib/onnx.js';
+import { costTerms, matmulChainModel, matmulIntegerModel, readOnnxGraph, rowOps, type ModelCost } from './lib/onnx.js';
 import { machineBusyS, procSample, promSum, sleep, startSystem, type ProcSample, type SystemProcess } from './lib/proc.js';
 import { DatasetsError, describe, loadPools, sample, type PoolItem } from './lib/sample.js';
 import { attributeTail, readJvmPauses, spread, type Pause, type SecondStats } from './lib/tail.js';
@@ -675,18 +675,6 @@ async function openLoop(fraction: number, maxRate: number, client: string, repea
 const share = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : `${Math.round(100 * x)}%`);
 
 // --- distance to the limit: FLOPs per text and the machine's own GEMM peak -------------------------
-
-interface ModelCost {
-  terms: CostTerm[];
-  tokens_mean: number;
-  /** Tokens the worker's batches run, padding included: batches of 256 sorted by length, 64 rows per ORT call padded to the longest. */
-  padded_tokens_mean: number;
-  useful_ops_per_text: number;
-  padded_ops_per_text: number;
-  recurrent_share: number;
-  int8: boolean;
-  lstm?: { hidden: number; input: number; dirs: number };
-}
 
 async function modelCost(spec: ModelSpec, texts: string[]): Promise<ModelCost> {
   const terms = costTerms(readOnnxGraph(readFileSync(join(spec.dir, 'model.onnx'))));

@@ -8,6 +8,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { CostTermOut, ModelCost } from './lib/onnx.js';
 import type { ThreadProfile } from './profile.js';
 
 type Num = number | null | undefined;
@@ -119,15 +120,6 @@ export interface LatencyResult {
   quantiles_ms: number[];
 }
 
-export interface CostTermOut {
-  what: string;
-  op: string;
-  perToken: number;
-  perRow: number;
-  perTokenSquared: number;
-  int8: boolean;
-}
-
 export interface Results {
   date: string;
   duration_s: number;
@@ -182,18 +174,7 @@ export interface Results {
     threads: string;
     texts: number;
     peak: { name: string; ops: number; best_gops: number; median_gops: number; us_per_run: number; cpu_cores: number }[];
-    costs: {
-      model: string;
-      kind: string;
-      terms: CostTermOut[];
-      tokens_mean: number;
-      padded_tokens_mean: number;
-      useful_ops_per_text: number;
-      padded_ops_per_text: number;
-      recurrent_share: number;
-      int8: boolean;
-      lstm?: { hidden: number; input: number; dirs: number };
-    }[];
+    costs: (Omit<ModelCost, 'terms'> & { model: string; kind: string; terms: CostTermOut[] })[];
   } | null;
   /** Dev accuracy of the lexicon baselines on the bench model's dataset (training/baselines.json). */
   baselines_dev?: Record<string, number>;

@@ -151,6 +151,22 @@ export function readOnnxGraph(model: Uint8Array): OnnxGraph {
   return { nodes, shapes, inputs, outputs };
 }
 
+/** What one text costs a model, from its graph and the sample's token lengths (bench.ts writes it, report.ts reads it). */
+export interface ModelCost {
+  terms: CostTerm[];
+  tokens_mean: number;
+  /** Tokens the worker's batches run, padding included: batches of 256 sorted by length, 64 rows per ORT call padded to the longest. */
+  padded_tokens_mean: number;
+  useful_ops_per_text: number;
+  padded_ops_per_text: number;
+  recurrent_share: number;
+  int8: boolean;
+  lstm?: { hidden: number; input: number; dirs: number };
+}
+
+/** A cost term as latest.json stores it. */
+export type CostTermOut = Omit<CostTerm, 'recurrent'>;
+
 /** One term of a model's cost: FLOPs (or int8 ops) per token, per row, or per row x length². */
 export interface CostTerm {
   what: string;

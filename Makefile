@@ -45,8 +45,9 @@ build: install ## compile every package (tsc -b)
 lint: install ## eslint over the whole repo
 	npx eslint .
 
-test-unit: build ## unit tests (no broker)
+test-unit: build ## unit tests (no broker), the benchmark's pure parts included
 	npx vitest run --project unit $(call VITEST_REPORT,unit)
+	npx vitest run --config test/bench/vitest.config.ts $(call VITEST_REPORT,unit-bench)
 
 # Every Kafka client the project ships is tested (the default first); the suites that never start a
 # scorer (plumbing, the Java tools) run once.

@@ -12,6 +12,7 @@ import { faultText } from '@sentiment-stream/model';
 import type { Kafka } from 'kafkajs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createKafka, createTopic, uniqueGroup, uniqueTopic } from '../support/kafka.js';
+import { eventually } from '../support/eventually.js';
 import { assertManagedBroker, startBroker, startCluster, stopBroker, stopCluster, type KafkaCluster } from './support/broker.js';
 import { Ledger, TEXTS, groupLag, produceInputs, readBack, sleep, textInput, waitCaughtUp, waitWritten, type Input } from './support/ledger.js';
 import { BIG_VALUE_BYTES, poisonMakers, rng } from './support/poison.js';
@@ -726,6 +727,11 @@ describe('fault suite', () => {
       const results = await each(variants(), async (v) => {
         const began = Date.now();
         const t = await topics(`cluster.${tag(v)}`, 6, {}, ck);
+        // What the scenario claims: every partition on all 3 nodes, so a kill is a clean failover.
+        // (A node may not know a topic created a moment ago: ask again until all of them do.)
+        const parts = await eventually(() => cluster!.partitions([t.input, t.output, t.dlq]));
+        const notOnThree = parts.filter((p) => p.replicas.length !== 3 || p.isr.length !== 3);
+        expect(notOnThree.map((p) => `${p.topic}-${p.partitionId} replicas ${p.replicas.join(',')} isr ${p.isr.join(',')}`)).toEqual([]);
         const ledger = new Ledger(`cluster-${tag(v)}`, N);
         await produceInputs(ck, t.input, ledger, (i, id) => textInput(i, id), { idHeader: false });
         const s = await launch(`cluster-${tag(v)}`, { ...scorerEnv(t, v, { BATCH_MAX_SIZE: '64', FETCH_MAX_BYTES: String(128 << 10), LOG_LEVEL: 'info' }), KAFKA_BROKERS: cluster!.brokers.join(',') });

@@ -10,6 +10,7 @@
 // the writers are done, or compare the ends taken before and after).
 import { Admin, ListOffsetTimestamps } from '@platformatic/kafka';
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import { describeProducers } from './java-clients.js';
 
 export type Isolation = 'read_committed' | 'read_uncommitted';
 
@@ -175,7 +176,16 @@ async function stableEnds(brokers: string[], topics: string[], deadline: number)
     if (open.length === 0) return committed;
     if (Date.now() >= deadline) {
       const list = open.map((c) => `${c.topic}-${c.partition} (LSO ${c.end} < HW ${c.hw})`).slice(0, 6);
-      throw new Error(`readToEnd: a transaction is still open on ${open.length} partition(s): ${list.join(', ')}`);
+      // Name the producer that holds each open transaction and where it began (Kafka's own tool).
+      const producers = await Promise.all(
+        open.slice(0, 3).map((c) =>
+          describeProducers(brokers, c.topic, c.partition).then(
+            (table) => `${c.topic}-${c.partition}:\n${table}`,
+            (err: Error) => `${c.topic}-${c.partition}: describe-producers failed: ${err.message}`,
+          ),
+        ),
+      );
+      throw new Error(`readToEnd: a transaction is still open on ${open.length} partition(s): ${list.join(', ')}\n${producers.join('\n')}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

@@ -533,3 +533,20 @@ export async function dumpLogSegments(opts: {
   }
   return batches;
 }
+
+// --- TransactionsCommand ----------------------------------------------------------------------------
+
+/**
+ * What the partition leader knows of each producer that wrote to `topic`-`partition`, as Kafka's
+ * own kafka-transactions.sh describe-producers prints it (ProducerId, ProducerEpoch,
+ * CurrentTransactionStartOffset, ...): the table, as text. For the message of a failed read: a
+ * transaction that stays open names its producer and where it began.
+ */
+export async function describeProducers(brokers: string[], topic: string, partition: number, kafkaVersion = defaultKafkaVersion()): Promise<string> {
+  const tools = await ensureJavaTools();
+  const libs = join(process.env.KAFKA_CACHE ?? join(REPO, '.cache/kafka'), kafkaVersion, 'libs');
+  const args = ['--bootstrap-server', brokers.join(','), 'describe-producers', '--topic', topic, '--partition', String(partition)];
+  const run = await runJava(`${libs}/*:${tools.toolsJar}`, 'org.apache.kafka.tools.TransactionsCommand', args, undefined, 60_000);
+  if (run.code !== 0) throw javaError('TransactionsCommand describe-producers', run);
+  return run.stdout.trim();
+}

@@ -75,7 +75,12 @@ export async function createScorerTopics(kafka: Kafka, prefix: string, partition
   return t;
 }
 
-/** Create `topic` with `partitions` partitions (replication 1) and wait until every partition has a leader. */
+/**
+ * Create `topic` with `partitions` partitions, replicated on min(3, brokers) nodes (1 on a single
+ * broker; 3 on deploy/kafka's cluster, whose min.insync.replicas is 2), and wait until every
+ * partition has a leader. A fixed replication of 1 made the cluster's failover scenario kill the
+ * only replica of a partition, which then came back through an unclean election.
+ */
 export async function createTopic(
   kafka: Kafka,
   topic: string,
@@ -85,6 +90,7 @@ export async function createTopic(
   const admin = kafka.admin();
   await admin.connect();
   try {
+    const replicationFactor = Math.min(3, (await admin.describeCluster()).brokers.length);
     let created: boolean;
     try {
       created = await admin.createTopics({
@@ -92,7 +98,7 @@ export async function createTopic(
           {
             topic,
             numPartitions: partitions,
-            replicationFactor: 1,
+            replicationFactor,
             configEntries: Object.entries(configEntries).map(([name, value]) => ({ name, value })),
           },
         ],

@@ -48,6 +48,12 @@ export interface DriverHandlers {
    * batch, records it in the DLQ, commits past it and reads again (rewind).
    */
   undecodable(err: unknown): void;
+  /**
+   * The client's record stream failed for good (a fetch that kept failing through a failover): the
+   * transport finishes or drops what that stream handed out, then calls rewind to read again from
+   * the committed offsets. A new stream started while that work was in flight read it twice.
+   */
+  streamFailed(err: unknown): void;
   /** Trouble the client rides out (logged, not fatal). */
   warning(message: string, err?: unknown): void;
   /** The client cannot go on: the service must stop and exit non-zero. */

@@ -17,7 +17,7 @@ import { baseOptions, stableCommittedOffsets } from './platformatic-admin.js';
 import { isDecodeError } from './undecodable.js';
 import { dropAbortedRecords, type FetchedPartition } from './aborted.js';
 import { describeKafkaError } from './errors.js';
-import { tpKey, type Assignment, type Driver, type DriverHandlers, type PlacedMessage, type TopicInfo } from './driver.js';
+import { tpKey, type Assignment, type Driver, type DriverHandlers, type PlacedMessage, type TopicInfo, type TopicPartition } from './driver.js';
 import type { DriverOptions } from './kafkajs-driver.js';
 import type { KafkaSettings } from './settings.js';
 
@@ -77,6 +77,8 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
   /** A consume() call in progress: a join during it is the one it waits for, and it brings its own stream. */
   let opening: Promise<void> | undefined;
   let reopenAttempt = 0;
+  /** The partitions of the last join. */
+  let assigned: TopicPartition[] = [];
   /** This stream's fetches have reported an undecodable batch already. */
   let decodeReported = false;
 
@@ -97,6 +99,23 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
     memberId: consumer!.memberId ?? '',
     generationId: consumer!.generationId,
     coordinatorId: consumer!.coordinatorId ?? -1,
+  });
+
+  /**
+   * The consumer context a TxnOffsetCommit carries: the generation and member id the records were
+   * fetched under (the fence), and the group coordinator as the consumer knows it now, read on
+   * every attempt. @platformatic/kafka 2.12.1 sends the commit to the coordinator named in the
+   * context and retries with that same one: after the coordinator moved (its node was killed in the
+   * 3-node fault scenario), every retry went to the dead node or to one answering NOT_COORDINATOR,
+   * until the transaction timed out, again and again: an exactly-once scorer stood still for 4-6 min.
+   */
+  const fencedBy = (fetched: ConsumerContext): ConsumerContext => ({
+    groupId: fetched.groupId,
+    memberId: fetched.memberId,
+    generationId: fetched.generationId,
+    get coordinatorId() {
+      return consumer?.coordinatorId ?? fetched.coordinatorId;
+    },
   });
 
   /** Messages pushed by one fetch response arrive synchronously: gather them into one chunk. */
@@ -138,16 +157,16 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
     // The stream's first positions are the committed offsets: markers right after them count too.
     s.once('offsets', () => {
       for (const [k, next] of s.offsetsToFetch) if (!last.has(k)) last.set(k, next - 1n);
+      log.info({ positions: Object.fromEntries([...s.offsetsToFetch].map(([k, v]) => [k, String(v)])) }, 'a consumer stream starts');
     });
     s.on('error', (err: Error) => {
       if (s !== stream || closing) return;
-      handlers!.warning('the consumer stream failed; starting a new one from the committed offsets', err);
+      // Nothing more from this stream. The transport finishes what it handed out, then rewinds (a
+      // new stream from the committed offsets). Again and again (a broker that keeps failing): with backoff.
       stream = undefined;
-      // The first time at once, before this stream's close untracks the topics: the new stream then
-      // needs no rejoin. Again and again (a broker that keeps failing): with backoff.
       reopenAttempt++;
-      if (reopenAttempt === 1) void open().catch((e: unknown) => handlers!.warning('could not start a new consumer stream', e));
-      else setTimeout(() => void open().catch((e: unknown) => handlers!.warning('could not start a new consumer stream', e)), backoffDelay(reopenAttempt, { initialMs: 500, maxMs: 30_000 })).unref();
+      if (reopenAttempt === 1) handlers!.streamFailed(err);
+      else setTimeout(() => handlers!.streamFailed(err), backoffDelay(reopenAttempt, { initialMs: 500, maxMs: 30_000 })).unref();
     });
   };
 
@@ -254,6 +273,7 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
       });
       consumer.on('consumer:group:join', (payload: { assignments: Assignment[] | null }) => {
         const assignment = (payload.assignments ?? []).map((a) => ({ topic: a.topic, partitions: [...a.partitions] }));
+        assigned = assignment.flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition })));
         if (opening) {
           h.assigned(assignment);
           return;
@@ -282,6 +302,10 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
       // The offset is committed already: a new stream reads every partition from its committed
       // offset. The new one is opened before the old one closes: while one tracks the topics, the
       // consumer keeps its membership (no rejoin, no rebalance).
+      // The stream reads the committed offsets without require_stable: exactly-once, first wait
+      // until no transactional commit is pending (the commit markers lag the transaction's end), or
+      // it starts before the last transaction's offsets and scores those records again.
+      if (o.exactlyOnce && assigned.length > 0) await stableCommittedOffsets(getAdmin(), o.groupId, assigned);
       const old = stream;
       stream = undefined;
       await open();
@@ -302,7 +326,7 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
           // TxnOffsetCommit with the generation and member id the records were fetched under: a
           // member the group has moved on from cannot commit them (ILLEGAL_GENERATION -> abort).
           for (const t of offsets) {
-            await tx.addOffset({ topic: t.topic, partition: t.partition, offset: t.offset - 1n, metadata: { consumer: context ?? contextNow() } } as unknown as Message<Buffer, Buffer, Buffer, Buffer>);
+            await tx.addOffset({ topic: t.topic, partition: t.partition, offset: t.offset - 1n, metadata: { consumer: fencedBy((context as ConsumerContext | undefined) ?? contextNow()) } } as unknown as Message<Buffer, Buffer, Buffer, Buffer>);
           }
         }
         await tx.commit();

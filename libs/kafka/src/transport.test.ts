@@ -335,6 +335,38 @@ describe('transport: rebalances, release, backpressure, stop', () => {
     expect(batches).toHaveLength(1);
   });
 
+  it('a failed record stream: what it handed out is published and committed (exactly-once) before the partitions are read again', async () => {
+    const { driver, batches, events, fetch } = await setup('exactly-once');
+    const r = [rec(1, 7), rec(1, 8)];
+    void fetch(r);
+    driver.handlers.streamFailed(new Error('fetch failed 2 times: Cannot find broker with node id 3'));
+    await settle();
+    // No new stream while records of the old one are in flight: it would start before them.
+    expect(driver.rewinds).toEqual([]);
+    expect(driver.paused).toBe(true);
+    void batches[0]!.ack(r.map(event));
+    await settle();
+    expect(driver.transactions.map((t) => t.offsets)).toEqual([[{ topic: 'in', partition: 1, offset: 9n }]]);
+    expect(driver.rewinds).toHaveLength(1);
+    expect(driver.paused).toBe(false);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringContaining('consumer stream failed') }));
+  });
+
+  it('a failed record stream whose new stream cannot start yet is retried until it starts', async () => {
+    const { driver } = await setup();
+    let refusals = 2;
+    const rewind = driver.rewind.bind(driver);
+    driver.rewind = async (tp, offset) => {
+      if (refusals-- > 0) throw transient();
+      return rewind(tp, offset);
+    };
+    driver.handlers.streamFailed(new Error('stream failed'));
+    // Backoff from 500 ms: two refusals, then the third attempt starts the stream.
+    for (let waited = 0; driver.rewinds.length === 0 && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    expect(refusals).toBe(-1);
+    expect(driver.rewinds).toHaveLength(1);
+  });
+
   it('release(): nothing of the records is published, and their partition is held there', async () => {
     const { driver, batches, t, fetch } = await setup();
     const r = [rec(2, 9)];

@@ -166,6 +166,26 @@ the scorer derives it from \`GROUP_INSTANCE_ID\` (the pod name; platformatic) or
   run that checked it (seed 723434, the SIGKILL row's cell splits the time): restart to first
   output 5.9-8.9 s on platformatic, most of it the model loading (2.8-5.0 s), against 31.3-33.5 s
   on kafkajs, of which 27.7-30.0 s waiting to join.
+- **The 3-node scenario ran on unreplicated topics (fixed).** The test helper created every topic
+  with replication factor 1, so a killed leader took the only replica of its partitions offline
+  until it came back through an unclean election. In one CI run an output partition recovered that
+  way kept a read_committed end (LSO 1751) below its high watermark (3501) for good, and the
+  read-back failed. Topics now get min(3, brokers) replicas, and the scenario asserts that every
+  partition has 3 replicas in sync before it starts.
+- **A failed consumer stream re-read what was in flight (fixed, platformatic).** With real
+  replication the leader kill makes a @platformatic/kafka fetch fail for good; the driver opened a
+  new stream at once, from the committed offsets, while the old stream's records were still being
+  scored and published: 4,675 and 8,225 duplicate ids behind a read_committed reader in two
+  exactly-once runs. The transport now finishes (or drops) what the failed stream handed out, waits
+  until the group's offsets are stable, and only then reads again (\`streamFailed\` in
+  \`libs/kafka\`).
+- **An exactly-once scorer stood still for 4-6 min after its group coordinator moved (fixed,
+  platformatic).** @platformatic/kafka 2.12.1 sends the transactional offset commit to the
+  coordinator named in the fetched records' context and retries with that same one, so every retry
+  went to the dead node or got NOT_COORDINATOR until the transaction timed out (the platformatic
+  exactly-once cluster row took 306-345 s where the others take 50-90 s). The driver's context now
+  names the coordinator the consumer knows at each attempt; the generation and member id, the
+  fence, stay those of the fetch.
 - **A scorer that never exits after SIGTERM (contained, kafkajs).** After a broker outage kafkajs
   2.2.4 can leave a socket and timers open after a clean stop; the runtime exits 2 s after a clean
   stop and logs the open handles. The leak itself is in kafkajs (unmaintained).

@@ -15,7 +15,7 @@ export interface PackedBatch {
  * 1: ORT gets no zero-length tensor, a masked pooling never divides by zero, and the result is what
  * the training code defines for an empty text ("read as a single [PAD] step", models/README).
  */
-export function packBatch(rows: readonly (readonly number[])[], padId: number): PackedBatch {
+export function packBatch(rows: readonly ArrayLike<number>[], padId: number): PackedBatch {
   const batch = rows.length;
   let seqLen = 1;
   for (const row of rows) if (row.length > seqLen) seqLen = row.length;

@@ -30,6 +30,12 @@ export class WorkerRestartedError extends ModelError {
     model: string,
     /** Why the worker was replaced: "worker exited (code 1)", "worker failed: <error>", "a call took longer than 500 ms". */
     readonly reason: string,
+    /**
+     * Whether the worker was running this call when it failed (the oldest call it had not
+     * answered), or the call was only queued behind that one: a queued call cannot be the cause,
+     * so a caller looking for a text that kills the worker retries it whole.
+     */
+    readonly running = true,
   ) {
     super(message, model);
   }

@@ -1,17 +1,19 @@
 /**
- * The inference worker: owns the tokenizer and the ONNX Runtime session of one model folder.
- * onnxruntime-node's `session.run` blocks the thread it runs on for the whole inference, so it
- * runs here and the caller's event loop (Kafka heartbeats) stays free. Requests are handled one at
- * a time in arrival order; a `close` message is handled after the requests sent before it.
+ * The inference worker: owns the ONNX Runtime session of one model folder, and the tokenizer stage
+ * (tokenize-worker.ts, a thread of its own) that prepares its ids. onnxruntime-node's `session.run`
+ * blocks the thread it runs on for the whole inference, so it runs here and the caller's event loop
+ * (Kafka heartbeats) stays free. Each call is handed to the tokenizer stage as soon as it arrives and
+ * run in ONNX Runtime once its rows are back, one at a time in arrival order: while call k runs, call
+ * k + 1 is being tokenized. A `close` message is handled after the calls sent before it.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { packBatch, windowRows, type WindowSpec } from './encode.js';
+import { packBatch } from './encode.js';
 import { parseWindowStride } from './model-folder.js';
-import { loadTokenizer, type Tokenizer } from './tokenizer.js';
-import { nowMs, type FromWorker, type ProviderName, type ToWorker, type WorkerInit } from './protocol.js';
+import { nowMs, type FromTokenizer, type FromWorker, type ProviderName, type TokenizerInit, type ToTokenizer, type ToWorker, type WorkerInit } from './protocol.js';
+import { startWorker } from './worker-entry.js';
 
 const init = workerData as WorkerInit;
 /** Rows per ONNX Runtime call after sorting by length (measured best on 2 CPU cores: 32-64). */
@@ -46,8 +48,78 @@ async function createSession(): Promise<{ session: ort.InferenceSession; provide
   throw new Error(`no execution provider could start: ${failures.map((f) => `${f.provider}: ${f.error}`).join('; ')}`);
 }
 
+/** Rows of one call, as the tokenizer stage sends them (protocol.ts FromTokenizer). */
+type Rows = Extract<FromTokenizer, { type: 'rows' }>;
+
+/**
+ * The tokenizer stage seen from here: calls are sent as they arrive and answered in order. If its
+ * thread dies, the call it was tokenizing fails with an error naming it (the caller splits that batch
+ * to find the text, as for any failure of the model on some texts), a new thread is started and the
+ * calls behind it are sent again; a thread that cannot start again ends this worker.
+ */
+class TokenizerStage {
+  private worker: Worker | null = null;
+  /** In the order sent, which is the order the thread answers in. */
+  private readonly pending = new Map<number, { texts: string[]; resolve: (r: Rows) => void; reject: (e: Error) => void }>();
+  private closing = false;
+  padId = 0;
+
+  constructor(private readonly init: TokenizerInit) {}
+
+  /** Starts the thread; rejects with the tokenizer's own error when it cannot load. */
+  async start(): Promise<void> {
+    const worker = startWorker('tokenize-worker', { workerData: this.init });
+    let lastError = '';
+    this.padId = await new Promise<number>((resolve, reject) => {
+      worker.once('message', (msg: FromTokenizer) => (msg.type === 'ready' ? resolve(msg.padId) : reject(new Error(msg.type === 'fatal' ? msg.error : `unexpected ${msg.type} message`))));
+      worker.once('error', (err) => reject(err));
+      worker.once('exit', (code) => reject(new Error(`the tokenizer thread exited during load (code ${code})`)));
+    });
+    worker.on('message', (msg: FromTokenizer) => {
+      if (msg.type !== 'rows' && msg.type !== 'error') return;
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.type === 'rows') p.resolve(msg);
+      else p.reject(new Error(msg.error));
+    });
+    worker.on('error', (err) => (lastError = `: ${err.message}`));
+    worker.on('exit', (code) => this.died(`exited (code ${code})${lastError}`));
+    this.worker = worker;
+    for (const [id, p] of this.pending) worker.postMessage({ id, texts: p.texts } satisfies ToTokenizer);
+  }
+
+  tokenize(id: number, texts: string[]): Promise<Rows> {
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { texts, resolve, reject });
+      this.worker?.postMessage({ id, texts } satisfies ToTokenizer);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.worker?.terminate();
+  }
+
+  private died(why: string): void {
+    this.worker = null;
+    if (this.closing) return;
+    const first = this.pending.entries().next().value;
+    if (first) {
+      this.pending.delete(first[0]);
+      first[1].reject(new Error(`the tokenizer thread ${why} while tokenizing this call`));
+    }
+    this.start().catch((err: Error) => {
+      // Nothing can be tokenized any more: end this worker, so the supervisor replaces it.
+      setImmediate(() => {
+        throw new Error(`the tokenizer thread could not start again: ${err.message}`);
+      });
+    });
+  }
+}
+
 /** A text's logits are the mean of its windows' logits (a confident window outweighs a neutral one). */
-function meanByOwner(rowLogits: Float32Array, owner: number[], texts: number, classes: number): Float32Array {
+function meanByOwner(rowLogits: Float32Array, owner: Int32Array, texts: number, classes: number): Float32Array {
   const sum = new Float64Array(texts * classes);
   const count = new Float64Array(texts);
   owner.forEach((t, r) => {
@@ -65,16 +137,15 @@ function firstLine(err: unknown): string {
 }
 
 async function main(): Promise<void> {
-  let tok: Tokenizer;
   let session: ort.InferenceSession;
   let provider: ProviderName;
   let failures: { provider: ProviderName; error: string }[];
-  let windows: WindowSpec | null = null;
+  // readModelFolder validated config.json already; the worker is handed only the folder
+  let tokenizer: TokenizerStage;
   try {
-    tok = await loadTokenizer(init.dir, init.maxLength, init.maxTextChars);
-    // readModelFolder validated config.json already; the worker is handed only the folder
-    const stride = parseWindowStride(JSON.parse(readFileSync(path.join(init.dir, 'config.json'), 'utf8')) as Record<string, unknown>);
-    if (stride !== null) windows = { maxLength: init.maxLength, stride, prefix: tok.prefix, suffix: tok.suffix };
+    const windowStride = parseWindowStride(JSON.parse(readFileSync(path.join(init.dir, 'config.json'), 'utf8')) as Record<string, unknown>);
+    tokenizer = new TokenizerStage({ dir: init.dir, maxLength: init.maxLength, maxTextChars: init.maxTextChars, windowStride, faultInjection: init.faultState !== undefined });
+    await tokenizer.start();
     ({ session, provider, failures } = await createSession());
     for (const name of ['input_ids', 'attention_mask']) {
       if (!session.inputNames.includes(name)) throw new Error(`model.onnx has no input "${name}" (inputs: ${session.inputNames.join(', ')})`);
@@ -88,8 +159,8 @@ async function main(): Promise<void> {
   const classes = init.labels.length;
 
   /** Runs one padded sub-batch; rows are token ids, already truncated. */
-  const infer = async (rows: number[][]) => {
-    const packed = packBatch(rows, tok.padId);
+  const infer = async (rows: Int32Array[]) => {
+    const packed = packBatch(rows, tokenizer.padId);
     const dims = [packed.batch, packed.seqLen];
     const out = await session.run({
       input_ids: new ort.Tensor('int64', packed.inputIds, dims),
@@ -102,27 +173,12 @@ async function main(): Promise<void> {
     return { data: logits.data as Float32Array, seqLen: packed.seqLen };
   };
 
-  /**
-   * Texts -> model rows: one per text (cut at max_length), or, for a model read in windows, one
-   * per window, with `owner[r]` the text that row r belongs to.
-   */
-  const encode = (texts: string[]): { rows: number[][]; owner: number[] | null } => {
-    if (windows === null) return { rows: tok.encode(texts), owner: null };
-    const rows: number[][] = [];
-    const owner: number[] = [];
-    tok.encodeFull(texts).forEach((full, i) => {
-      for (const w of windowRows(full, windows!)) {
-        rows.push(w);
-        owner.push(i);
-      }
-    });
-    return { rows, owner };
-  };
-
-  const run = async (texts: string[]) => {
-    const t0 = nowMs();
-    const { rows, owner } = encode(texts);
+  /** One call: its rows from the tokenizer stage (already on their way) through ONNX Runtime. */
+  const run = async (textCount: number, tokenized: Promise<Rows>) => {
+    const { ids, offsets, owner, tokenizeMs } = await tokenized;
     const t1 = nowMs();
+    const rows: Int32Array[] = [];
+    for (let r = 0; r + 1 < offsets.length; r++) rows.push(ids.subarray(offsets[r]!, offsets[r + 1]!));
     // Length bucketing: a batch pads to its longest text, so sorting by length and running
     // sub-batches of similar length spends the LSTM's steps on tokens, not on padding.
     const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.length - rows[b]!.length);
@@ -134,14 +190,14 @@ async function main(): Promise<void> {
       seqLen = Math.max(seqLen, result.seqLen);
       bucket.forEach((row, n) => rowLogits.set(result.data.subarray(n * classes, (n + 1) * classes), row * classes));
     }
-    const data = owner === null ? rowLogits : meanByOwner(rowLogits, owner, texts.length, classes);
+    const data = owner === null ? rowLogits : meanByOwner(rowLogits, owner, textCount, classes);
     const t2 = nowMs();
-    return { logits: data, timings: { tokenizeMs: t1 - t0, inferenceMs: t2 - t1, batchSize: texts.length, seqLen }, t0 };
+    return { logits: data, timings: { tokenizeMs, inferenceMs: t2 - t1, batchSize: textCount, seqLen }, t1 };
   };
 
   // Warm up (first run allocates and, on GPU providers, compiles kernels) and check the output shape.
   try {
-    await run(['warm up', '']);
+    await run(2, tokenizer.tokenize(0, ['warm up', '']));
   } catch (err) {
     post({ type: 'fatal', error: firstLine(err) });
     return;
@@ -150,16 +206,21 @@ async function main(): Promise<void> {
 
   let chain: Promise<void> = Promise.resolve();
   port.on('message', (msg: ToWorker) => {
+    // Tokenizing starts now, while the calls before this one are still in ONNX Runtime.
+    const tokenized = msg.type === 'run' ? tokenizer.tokenize(msg.id, msg.texts) : null;
+    // Awaited in the chain only; until then a failure here is not unhandled.
+    tokenized?.catch(() => undefined);
     chain = chain.then(async () => {
       if (msg.type === 'close') {
         await session.release();
+        await tokenizer.close();
         post({ type: 'closed' });
         port.close();
         return;
       }
       try {
-        const { logits, timings, t0 } = await run(msg.texts);
-        post({ type: 'result', id: msg.id, logits, timings: { ...timings, queueMs: Math.max(0, t0 - msg.sentAt) } }, [logits.buffer as ArrayBuffer]);
+        const { logits, timings, t1 } = await run(msg.texts.length, tokenized!);
+        post({ type: 'result', id: msg.id, logits, timings: { ...timings, queueMs: Math.max(0, t1 - msg.sentAt - timings.tokenizeMs) } }, [logits.buffer as ArrayBuffer]);
       } catch (err) {
         post({ type: 'error', id: msg.id, error: firstLine(err) });
       }

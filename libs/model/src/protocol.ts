@@ -1,4 +1,4 @@
-/** Messages between the main thread (model.ts) and the inference worker (inference-worker.ts). */
+/** Messages between the main thread (model.ts), the inference worker (inference-worker.ts) and its tokenizer stage (tokenize-worker.ts). */
 
 export const PROVIDERS = ['cuda', 'webgpu', 'cpu'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
@@ -18,6 +18,29 @@ export interface WorkerInit {
   /** Only with LoadOptions.faultInjection: one flag per `-once` fault, shared by every worker of the model. */
   faultState?: SharedArrayBuffer;
 }
+
+/** `workerData` of the tokenizer stage (tokenize-worker.ts), started by the inference worker. */
+export interface TokenizerInit {
+  dir: string;
+  maxLength: number;
+  maxTextChars: number;
+  /** config.json's window_stride: long texts are read in windows; null: cut at maxLength. */
+  windowStride: number | null;
+  /** Only with LoadOptions.faultInjection: the stage honours the `tokenizer-exit` fault text. */
+  faultInjection: boolean;
+}
+
+export type ToTokenizer = { id: number; texts: string[] };
+
+/**
+ * Rows as one flat array: row r is `ids[offsets[r] .. offsets[r + 1])`; `owner[r]` is the text row r
+ * belongs to (windowed models only; otherwise row r is text r).
+ */
+export type FromTokenizer =
+  | { type: 'ready'; padId: number }
+  | { type: 'fatal'; error: string }
+  | { type: 'rows'; id: number; ids: Int32Array; offsets: Int32Array; owner: Int32Array | null; tokenizeMs: number }
+  | { type: 'error'; id: number; error: string };
 
 export type ToWorker = { type: 'run'; id: number; texts: string[]; sentAt: number } | { type: 'close' };
 
@@ -56,9 +79,10 @@ export type FromWorker =
  *   written to it, as a hung ONNX Runtime call does; `terminate()` cannot end it before that;
  * - `error`: fail the run, so the worker answers this call with an error (the model's own failure);
  * - `exit-once` / `hang-once`: as `exit` / `hang`, the first time only for the model (every worker
- *   it starts), so the retry succeeds.
+ *   it starts), so the retry succeeds;
+ * - `tokenizer-exit`: the worker's tokenizer stage (its own thread) exits while tokenizing the call.
  */
-export const FAULT_KINDS = ['exit', 'exit-once', 'throw', 'hang', 'hang-once', 'block', 'error'] as const;
+export const FAULT_KINDS = ['exit', 'exit-once', 'throw', 'hang', 'hang-once', 'block', 'error', 'tokenizer-exit'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export const FAULT_PREFIX = 'sentiment-stream fault injection: ';
 

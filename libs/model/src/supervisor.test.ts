@@ -77,7 +77,12 @@ describe('a supervised model: a dead or hung worker is replaced, its calls rejec
     expect(err).toMatchObject({ retriable: true, reason: 'worker exited (code 86)', model: 'sst2-bilstm' });
     expect(err.message).toMatch(/^model sst2-bilstm \(.*\): worker exited \(code 86\); the worker is being replaced/);
     expect(isRetriable(err)).toBe(true);
-    expect(await rejection(queued)).toBeInstanceOf(WorkerRestartedError);
+    // The call it was running is the suspect; the one queued behind it is not (the pipeline retries it whole).
+    expect(err).toMatchObject({ running: true });
+    const behind = await rejection(queued);
+    expect(behind).toBeInstanceOf(WorkerRestartedError);
+    expect(behind).toMatchObject({ retriable: true, running: false });
+    expect(behind.message).toMatch(/\(it was queued behind the call the worker was running\)$/);
     expect(model.health().state).toBe('restarting');
     const during = model.predict(['made while the replacement starts', 'a dreadful film']);
     expect((await during).predictions.map((p) => p.label)).toEqual([expect.any(String), 'negative']);
@@ -111,6 +116,17 @@ describe('a supervised model: a dead or hung worker is replaced, its calls rejec
     expect(other).toMatchObject({ reason: 'a call took longer than 1000 ms (inferenceTimeoutMs)' });
     expect((await model.predict(['a wonderful film'])).predictions[0]!.label).toBe('positive');
     expect(model.health()).toMatchObject({ state: 'ok', restarts: 3, consecutiveFailures: 0 });
+  });
+
+  it('a tokenizer stage that dies fails only the call it was tokenizing; the worker stays, a new stage takes the calls behind it', async () => {
+    const before = model.health();
+    const dying = model.predict(['fine', faultText('tokenizer-exit')]);
+    const behind = model.predict(['a dreadful film']);
+    const err = await rejection(dying);
+    expect(err).toBeInstanceOf(InferenceError);
+    expect(err.message).toMatch(/^model sst2-bilstm \(.*\): the tokenizer thread exited \(code 87\) while tokenizing this call$/);
+    expect((await behind).predictions[0]!.label).toBe('negative');
+    expect(model.health()).toMatchObject({ state: 'ok', restarts: before.restarts, consecutiveFailures: 0 });
   });
 
   it("the model's own error stays InferenceError, not retriable, with no restart; bisecting finds the text that fails alone", async () => {

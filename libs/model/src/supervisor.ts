@@ -257,6 +257,7 @@ export class ModelSupervisor {
     // Giving up now: the calls taken down get the final answer, not an invitation to retry.
     const givingUp = counts && this.consecutiveFailures >= this.options.maxConsecutiveFailures;
     if (givingUp) this.failure = this.failedError(`${this.consecutiveFailures} worker failures in a row with no call answered (maxConsecutiveFailures); last: ${reason}`);
+    const running = client.headId;
     client.fail((id) => {
       if (this.failure) return this.failure;
       if (id === timedOut) {
@@ -267,7 +268,8 @@ export class ModelSupervisor {
         );
       }
       if (closing) return new ModelClosedError(`${label}: closed before this call was answered (${reason})`, name);
-      return new WorkerRestartedError(`${label}: ${reason}; the worker is being replaced and this call was not answered`, name, reason);
+      const queued = id !== running && id !== 0;
+      return new WorkerRestartedError(`${label}: ${reason}; the worker is being replaced and this call was not answered${queued ? ' (it was queued behind the call the worker was running)' : ''}`, name, reason, !queued);
     });
     this.retire(handle);
     if (givingUp) return this.giveUp(this.failure!);

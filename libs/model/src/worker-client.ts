@@ -83,6 +83,11 @@ export class WorkerClient<Res> {
     return this.failure !== null;
   }
 
+  /** The oldest request not answered yet: the one the worker is running. */
+  get headId(): number | undefined {
+    return this.pending.keys().next().value;
+  }
+
   get pendingCount(): number {
     return this.pending.size;
   }

@@ -57,6 +57,36 @@ describe('Batcher', () => {
     expect(r.batcher.queued).toBe(0);
   });
 
+  it('with concurrency 2, cuts a second batch while one runs only once it is full, and never a third', async () => {
+    const batches: number[][] = [];
+    const releases: (() => void)[] = [];
+    const batcher = new Batcher<number>(
+      { maxSize: 3, maxWaitMs: 0, concurrency: 2 },
+      (batch) => {
+        batches.push(batch);
+        return new Promise<void>((r) => releases.push(r));
+      },
+      () => undefined,
+    );
+    batcher.add([1]);
+    batcher.add([2, 3]);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(batches).toEqual([[1]]); // [2, 3] is not full: it waits for the running batch
+    batcher.add([4, 5, 6, 7, 8]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([[1], [2, 3, 4]]); // full: handed over while [1] runs
+    expect(batcher.queued).toBe(4); // a full [5, 6, 7] waits: two are in flight
+    releases[0]!();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([[1], [2, 3, 4], [5, 6, 7]]);
+    releases[1]!();
+    releases[2]!();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([[1], [2, 3, 4], [5, 6, 7], [8]]);
+    releases[3]!();
+    await expect(batcher.idle()).resolves.toBeUndefined();
+  });
+
   it('hands a throwing batch to the crash handler and goes on with the next', async () => {
     const r = recording(2, 0);
     r.batcher.add([12, 13, 14]);

@@ -116,6 +116,37 @@ describe('Pipeline', () => {
     expect(retried).toEqual([3]);
   });
 
+  it('a batch queued behind the call a worker died on is scored again whole, not split', async () => {
+    const model = new FakeModel();
+    let deaths = 1;
+    const queuedBehind = () => Object.assign(new Error('worker exited (code 1); queued'), { retriable: true, running: false });
+    model.fail = () => (deaths-- > 0 ? queuedBehind() : undefined);
+    const retried: number[] = [];
+    const splits: number[] = [];
+    const { p } = pipeline(model, { batchRetried: (n) => retried.push(n), batchSplit: (n) => splits.push(n) });
+    const outs = await p.process(['good a', 'bad b', 'good c'].map((t) => rec(t)));
+    expect(summary(outs)).toEqual(['positive', 'negative', 'positive']);
+    expect(retried).toEqual([3]);
+    expect(splits).toEqual([]);
+    expect(model.calls).toEqual([['good a', 'bad b', 'good c'], ['good a', 'bad b', 'good c']]);
+  });
+
+  it('keeps a second full batch in flight while the first is scored, and each caller gets its outputs in order', async () => {
+    const model = new FakeModel();
+    let open!: () => void;
+    model.gate = new Promise<void>((r) => (open = r));
+    const { p } = pipeline(model, {}, 2);
+    const first = p.process(['good a', 'bad b'].map((t) => rec(t, 0)));
+    const second = p.process(['bad c', 'good d', 'good e'].map((t) => rec(t, 1)));
+    await new Promise((r) => setImmediate(r));
+    // Two calls in flight (the second tokenized ahead), the partial third waits for a free slot.
+    expect(model.calls).toEqual([['good a', 'bad b'], ['bad c', 'good d']]);
+    open();
+    expect(summary(await first)).toEqual(['positive', 'negative']);
+    expect(summary(await second)).toEqual(['negative', 'positive', 'positive']);
+    expect(model.calls).toHaveLength(3);
+  });
+
   it('a text that kills the worker every time is dead-lettered after three tries; its batch-mates are scored', async () => {
     const model = new FakeModel();
     model.fail = (texts) => (texts.includes('killer') ? workerDied() : undefined);

@@ -26,7 +26,7 @@ CLI := node services/cli/dist/main.js
 REPORTS := .cache/test-reports
 VITEST_REPORT = --reporter=default --reporter=json --outputFile.json=$(REPORTS)/$(1).json
 
-.PHONY: help install build lint test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train train-int8 demo docs helm-check helm-sync bench bench-deps test-faults clean
+.PHONY: help install build lint typecheck-tests test test-unit test-integration test-rules prometheus-deps kafka-up kafka-down train-deps train train-int8 demo docs helm-check helm-sync bench bench-deps test-faults clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -44,6 +44,12 @@ build: install ## compile every package (tsc -b)
 
 lint: install ## eslint over the whole repo
 	npx eslint .
+
+# tsc -b builds libs/ and services/ only; the suites under test/ run through vitest, which strips
+# types without checking them, so they are type-checked here.
+TEST_TSCONFIGS := $(wildcard test/*/tsconfig.json)
+typecheck-tests: build ## type-check the test suites (test/*/tsconfig.json)
+	@for p in $(TEST_TSCONFIGS); do echo "npx tsc -p $$p --noEmit"; npx tsc -p $$p --noEmit || exit 1; done
 
 test-unit: build ## unit tests (no broker), the benchmark's pure parts included
 	npx vitest run --project unit $(call VITEST_REPORT,unit)
@@ -78,7 +84,7 @@ FAULTS_KAFKA_PORT ?= 49092
 test-faults: build ## fault suite on every Kafka client: crashes, broker outage, cluster failover, rebalances, stuck and dying workers, refused outputs, 1M backlog, poison; rewrites docs/reliability.md
 	KAFKA_PORT=$(FAULTS_KAFKA_PORT) KAFKA_BROKERS= $(WITH_BROKER) npx vitest run --config test/faults/vitest.config.ts $(call VITEST_REPORT,faults)
 
-test: build lint test-unit test-rules helm-check test-integration test-faults ## everything CI runs
+test: build lint typecheck-tests test-unit test-rules helm-check test-integration test-faults ## everything CI runs
 
 kafka-up: install ## start the local Apache Kafka broker (KAFKA_VERSION, KAFKA_PORT; SECURE=1 for TLS + SASL)
 	bash deploy/kafka/kafka-up.sh

@@ -265,7 +265,7 @@ describe('fault suite', () => {
       await produceInputs(kafka, t.input, ledger, (i, id) => textInput(i, id), { idHeader: false });
       // Each replica its own pod name, as in the chart: platformatic's GROUP_INSTANCE_ID, and the host
       // name kafkajs derives its transactional id from (one host here, so it is given explicitly).
-      const pod = (name: string) =>
+      const pod = (name: string): Record<string, string> =>
         v.client === 'platformatic' ? { GROUP_INSTANCE_ID: `${t.group}-${name}` } : v.delivery === 'exactly-once' ? { TRANSACTIONAL_ID: `${t.group}-${name}` } : {};
       // Paced at 250 ms a batch (at most 256 records/s per scorer): one scorer alone is still
       // mid-stream when the joiners are up, and three together visibly go faster.
@@ -487,7 +487,7 @@ describe('fault suite', () => {
           alive(s)();
           const [high, [committed]] = await Promise.all([admin.fetchTopicOffsets(t.input), admin.fetchOffsets({ groupId: t.group, topics: [t.input] })]);
           const behind = high.filter((p) => BigInt(p.high) > BigInt(committed?.partitions.find((c) => c.partition === p.partition)?.offset ?? '-1')).map((p) => p.partition);
-          const status = (await s.status()) as { heldPartitions: { partition: number; offset: string; code: string }[] };
+          const status = (await s.status()) as unknown as { heldPartitions: { partition: number; offset: string; code: string }[] };
           heldAt = status.heldPartitions.find((h) => h.partition === heldPartition)?.offset;
           if (behind.length === 1 && behind[0] === heldPartition && heldAt !== undefined) break;
           if (Date.now() > deadline) throw new Error(`partitions behind: ${behind.join(',')}; held: ${JSON.stringify(status.heldPartitions)}`);
@@ -563,7 +563,7 @@ describe('fault suite', () => {
       await produceInputs(kafka, t.input, ledger, (i, id) => textInput(i, id), { idHeader: false });
       // The chart: GROUP_INSTANCE_ID = pod name (platformatic); kafkajs derives its transactional id
       // from the host name, which is the pod name there; here the pod names are set explicitly.
-      const pod = (name: string) => (v.client === 'platformatic' ? { GROUP_INSTANCE_ID: `scorer-${name}` } : { TRANSACTIONAL_ID: `${t.group}-scorer-${name}` });
+      const pod = (name: string): Record<string, string> => (v.client === 'platformatic' ? { GROUP_INSTANCE_ID: `scorer-${name}` } : { TRANSACTIONAL_ID: `${t.group}-scorer-${name}` });
       // Small batches and fetches: the kill must land mid-stream, with work left for the new pod.
       const slow = { BATCH_MAX_SIZE: '64', FETCH_MAX_BYTES: String(128 << 10) };
       const first = await launch(`replaced-${tag(v)}-a`, scorerEnv(t, v, { ...slow, ...pod('7d9f-abcde') }));

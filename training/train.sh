@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build one shipped model.
 #   bash training/train.sh MODEL [train.py args]        MODEL = sst2-bilstm | tweeteval-bilstm | sst2-minilm | tweeteval-minilm
-#   (env: DATA_DIR = dataset folder, OUT_DIR = write the model folder elsewhere,
+#   (env: DATA_DIR = dataset folder, OUT_DIR = write the model folder elsewhere, RUN_NAME = scratch
+#    folder under training/.work/ (default MODEL: a second run beside the shipped one),
 #    RECIPE=plain = the from-scratch BiLSTM of v1.1.0 instead of distillation; --cell gru: GRU comparison)
 # *-minilm: the fine-tuned teacher (train-teacher.sh). *-bilstm: the BiLSTM distilled from that
 # teacher over an augmented transfer set (trains the teacher first if training/.work/<teacher>/best.pt
@@ -36,7 +37,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"   # see train.py --threads
 
 CELL=lstm
 for a in "$@"; do if [ "$a" = gru ]; then CELL=gru; fi; done
-RUN="$MODEL"; OUT="$REPO/models/$MODEL"
+RUN="${RUN_NAME:-$MODEL}"; OUT="$REPO/models/$MODEL"
 if [ "$CELL" = gru ]; then RUN="$MODEL-gru"; OUT="$HERE/.work/$RUN/model"; fi
 OUT="${OUT_DIR:-$OUT}"       # e.g. OUT_DIR=/tmp/x to test without replacing models/
 WORK="$HERE/.work/$RUN"

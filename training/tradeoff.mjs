@@ -43,7 +43,8 @@ for (const [dataset, spec] of Object.entries(DATASETS)) {
   }
   for (const [label, dir] of present) {
     const config = JSON.parse(fs.readFileSync(path.join(repo, dir, 'config.json'), 'utf8'));
-    const s = speeds.find((r) => r.model_dir.endsWith(dir) && r.batch === 64 && r.padding === 'longest');
+    // throughput.mjs prints folders relative to the working directory: compare resolved paths
+    const s = speeds.find((r) => path.resolve(r.model_dir) === path.join(repo, dir) && r.batch === 64 && r.padding === 'longest');
     rows.push({ scorer: label, folder: dir, dev: config.dev_metrics[spec.metric], texts_per_cpu_s: s.texts_per_cpu_s, texts_per_s: s.texts_per_s, onnx_mb: s.onnx_mb });
   }
   out.datasets[dataset] = { metric: spec.metric, rows };

@@ -15,7 +15,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"
 case "$MODEL" in
   sst2-minilm|tweeteval-minilm) exec bash "$HERE/train-teacher.sh" "$MODEL" "$@" ;;
-  sst2-bilstm)      MAX_LEN=128; TEACHER=sst2-minilm; PER_TEXT=3.0
+  sst2-bilstm)      MAX_LEN=128; TEACHER=sst2-minilm; PER_TEXT=12.0
                     PLAIN=(--epochs 5 --ema 0.999 --evals-per-epoch 4 --patience 6)
                     DISTIL=(--epochs 2 --ema 0.999 --evals-per-epoch 4 --patience 6 --alpha 0.5 --init-emb teacher --max-minutes 40) ;;
   tweeteval-bilstm) MAX_LEN=128; TEACHER=tweeteval-minilm; PER_TEXT=1.5

@@ -139,11 +139,11 @@ describe('the shipped models on their dev sets', () => {
   const dataDir = process.env.DATA_DIR ?? path.resolve(fileURLToPath(new URL('../../../', import.meta.url)), '../shared/datasets');
   // Per model (issue 14): the distilled BiLSTMs and the MiniLM teachers; a folder of another name
   // falls back to its dataset's floor from before (issue 3). Issue 14 asks 0.87 (sst2-bilstm), 0.89
-  // (sst2-minilm) and 0.72 (tweeteval-bilstm); the models reach 0.8658, 0.8899 (776/872, one sentence
-  // short) and 0.7155 (training/README.md), so these three guard what was reached, not the issue's
-  // floors, which stay open.
+  // (sst2-minilm) and 0.72 (tweeteval-bilstm); the models reach 0.8773 (765/872), 0.8899 (776/872, one
+  // sentence short) and 0.7155 (training/README.md): sst2-bilstm is held to the issue's floor, the other
+  // two guard what was reached, not the issue's floors, which stay open.
   const floors: Record<string, { metric: 'accuracy' | 'macro_recall'; floor: number }> = {
-    'sst2-bilstm': { metric: 'accuracy', floor: 0.86 },
+    'sst2-bilstm': { metric: 'accuracy', floor: 0.87 },
     'sst2-minilm': { metric: 'accuracy', floor: 0.885 },
     'tweeteval-bilstm': { metric: 'macro_recall', floor: 0.71 },
     'tweeteval-minilm': { metric: 'macro_recall', floor: 0.72 },

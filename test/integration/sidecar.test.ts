@@ -174,6 +174,10 @@ describe('metrics sidecar beside the scorer, scraped by Prometheus', () => {
     await prometheus.waitFor(`job_consumergroup:kafka_consumergroup_lag:sum{${group}}`, (s) => total(s) === 0);
     await prometheus.waitFor(`job_consumergroup_topic:sentiment_consumergroup_drain_seconds:max{${group}}`, (s) => total(s) === 0);
     await prometheus.waitFor(`job:sentiment_dead_letters_per_consumed:ratio_rate5m{job="${JOB}"}`, (s) => s.length === 1 && s[0]!.value > 0);
+    // The commit counter's series is born at the first commit, which can be the last thing before lag
+    // reads 0: rate() charts it (the dashboard's commits panel, next test) once two scrapes hold it.
+    // A run where this whole test took 3.1 s found that panel empty.
+    await prometheus.waitFor(`sum(rate(sentiment_commits_total{job="${JOB}"}[1m]))`, (s) => s.length === 1);
 
     const ready = await eventually(async () => {
       const res = await sidecar.get('/readyz');

@@ -12,6 +12,7 @@ import vocab as vocab_mod
 
 BENCH = os.path.join(TRAINING_DIR, "benchmarks.json")
 BASELINES = os.path.join(TRAINING_DIR, "baselines.json")      # written by baselines.mjs
+TEACHER_RUNS = os.path.join(TRAINING_DIR, "teacher_runs.json")  # the teachers' recipe study, by hand from the runs
 
 DATA = {
     "sst2": ("SST-2 (GLUE): 67,347 movie-review phrases and sentences from the Stanford "
@@ -22,6 +23,10 @@ DATA = {
 }
 
 TEACHERS = {"sst2-bilstm": "sst2-minilm", "tweeteval-bilstm": "tweeteval-minilm"}
+# The teacher version each shipped student was distilled from (the logits of its transfer set). A
+# teacher retrained after its student keeps serving on its own; the cards say which one taught.
+# sst2-minilm 1.1.0 (lr 1e-4) came after sst2-bilstm 2.1.0, whose logits are 1.0.0's.
+TAUGHT_BY = {"sst2-bilstm": "1.0.0", "tweeteval-bilstm": "1.0.0"}
 
 DEV_SET = {"sst2": "SST-2 dev ({n:,} sentences)", "tweeteval-sentiment": "TweetEval sentiment dev ({n:,} tweets)"}
 # How baselines.mjs's lexicon scores become labels (services/cli/README.md has the details).
@@ -80,7 +85,8 @@ def distil_lines(config, hp):
     return [
         "### Distillation",
         "",
-        f"The teacher (`models/{TEACHERS.get(config['name'], '?')}`, int8, through the serving path) labels a "
+        f"The teacher (`models/{TEACHERS.get(config['name'], '?')}` v{TAUGHT_BY.get(config['name'], '?')}, int8, "
+        "through the serving path) labels a "
         "transfer set built by `training/augment.py`: every training text, plus texts made from them after "
         "Tang et al. 2019 (masking 10 % of words, same-tag word replacement 10 %, n-gram sampling 25 %; the tag "
         "is a heuristic one, see augment.py), negation and contrast templates, texts with emoji, and runs of "
@@ -111,7 +117,8 @@ def write_card(folder, config, extra):
         f"# {config['name']} v{config['version']}",
         "",
         f"Bidirectional {cell} sentiment classifier ({', '.join(config['labels'])}), "
-        + (f"distilled from the fine-tuned MiniLM teacher `{TEACHERS.get(config['name'], '?')}` over an augmented transfer set"
+        + (f"distilled from the fine-tuned MiniLM teacher `{TEACHERS.get(config['name'], '?')}` "
+           f"v{TAUGHT_BY.get(config['name'], '?')} over an augmented transfer set"
            if hp.get("soft") else "trained from scratch")
         + ", served with onnxruntime-node and the @xenova/transformers tokenizer.",
         "",
@@ -265,16 +272,33 @@ def write_card(folder, config, extra):
         f.write("\n".join(lines))
 
 
+def teacher_runs_lines(config):
+    """The recipe study of this teacher (training/teacher_runs.json: every fine-tuning run, kept or not)."""
+    runs = _load(TEACHER_RUNS, config["name"])
+    if not runs:
+        return ["One seed (13) was trained, so no seed spread is measured for this teacher.", ""]
+    lines = ["Every fine-tuning run of this teacher (one run each; dev after one epoch, the best checkpoint):", "",
+             "| learning rate | seed | fp32 PyTorch | int8, served | behaviour (of 159) | shipped |",
+             "| ---: | ---: | ---: | ---: | ---: | :---: |"]
+    for r in runs["runs"]:
+        lines.append(f"| {r['lr']:g} | {r['seed']} | {r['pytorch_dev']:.4f} | {r['int8_dev']:.4f} | "
+                     f"{r.get('behaviour', '-')} | {r['version'] if r.get('version') else ''} |")
+    return lines + ["", runs["note"], ""]
+
+
 def write_teacher_card(folder, config):
     m = config["dev_metrics"]
     hp = config["hyperparameters"]
     teacher = "sst2-bilstm" if config["dataset"] == "sst2" else "tweeteval-bilstm"
+    taught = TAUGHT_BY.get(teacher)
+    role = (f"the teacher the shipped `{teacher}` is distilled from" if taught == config["version"] else
+            f"the teacher of the shipped `{teacher}` (which was distilled from v{taught} of it: this version was "
+            "retrained after, see Training)")
     lines = [
         f"# {config['name']} v{config['version']}",
         "",
-        f"A fine-tuned transformer ({', '.join(config['labels'])}), int8 for CPU: the teacher the shipped "
-        f"`{teacher}` is distilled from, and a model of its own for whoever wants the accuracy more than the "
-        f"speed (`MODEL={config['name']}`; same event schema).",
+        f"A fine-tuned transformer ({', '.join(config['labels'])}), int8 for CPU: {role}, and a model of its own "
+        f"for whoever wants the accuracy more than the speed (`MODEL={config['name']}`; same event schema).",
         "",
         "## Data",
         "",
@@ -323,9 +347,9 @@ def write_teacher_card(folder, config):
             config["pytorch_dev_metrics"]["macro_f1"], config["pytorch_dev_metrics"]["macro_recall"]),
         "",
         f"Command: `{config.get('dev_metrics_command', '')}`. The checkpoint was chosen on dev, so dev figures are "
-        "optimistic; one seed (13) was trained (each run takes most of an hour here), so no seed spread is measured "
-        "for the teacher.",
+        "optimistic.",
         "",
+        *teacher_runs_lines(config),
         "## Baselines",
         "",
         *baseline_lines(config),

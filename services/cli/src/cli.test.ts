@@ -139,12 +139,12 @@ describe('the shipped models on their dev sets', () => {
   const dataDir = process.env.DATA_DIR ?? path.resolve(fileURLToPath(new URL('../../../', import.meta.url)), '../shared/datasets');
   // Per model (issue 14): the distilled BiLSTMs and the MiniLM teachers; a folder of another name
   // falls back to its dataset's floor from before (issue 3). Issue 14 asks 0.87 (sst2-bilstm), 0.89
-  // (sst2-minilm) and 0.72 (tweeteval-bilstm); the models reach 0.8773 (765/872), 0.8899 (776/872, one
-  // sentence short) and 0.7155 (training/README.md): sst2-bilstm is held to the issue's floor, the other
-  // two guard what was reached, not the issue's floors, which stay open.
+  // (sst2-minilm) and 0.72 (tweeteval-bilstm); the models reach 0.8773 (765/872), 0.8968 (782/872) and
+  // 0.7155 (training/README.md): the SST-2 models are held to the issue's floors, tweeteval-bilstm
+  // guards what was reached, not the issue's floor, which stays open.
   const floors: Record<string, { metric: 'accuracy' | 'macro_recall'; floor: number }> = {
     'sst2-bilstm': { metric: 'accuracy', floor: 0.87 },
-    'sst2-minilm': { metric: 'accuracy', floor: 0.885 },
+    'sst2-minilm': { metric: 'accuracy', floor: 0.89 },
     'tweeteval-bilstm': { metric: 'macro_recall', floor: 0.71 },
     'tweeteval-minilm': { metric: 'macro_recall', floor: 0.72 },
     sst2: { metric: 'accuracy', floor: 0.85 },

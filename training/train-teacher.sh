@@ -4,8 +4,8 @@
 # check parity through the serving path, and measure it through the CLI into its model card.
 #   bash training/train-teacher.sh sst2-minilm|tweeteval-minilm [teacher.py train args]
 #   (env: DATA_DIR, OUT_DIR = write the model folder elsewhere)
-# Fine-tuning takes ~45 min (SST-2) / ~60 min (TweetEval) on a quiet 2-core machine, longer when
-# the cores are shared: progress lines carry an ETA, and a stopped run picks up where it stopped.
+# Fine-tuning takes ~15 min (SST-2) / ~35 min (TweetEval) per core here (2026-12-03; up to 3x that
+# when the cores are shared): progress lines carry an ETA, and a stopped run picks up where it stopped.
 set -euo pipefail
 MODEL="${1:-}"
 shift || true

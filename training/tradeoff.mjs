@@ -30,7 +30,7 @@ function lexiconSpeed(name, labels) {
   return Math.round((2 * texts.length) / ((cu.user + cu.system) / 1e6));
 }
 
-const out = { machine: 'shared 2-core VM (other jobs running); compare ratios', command: 'node training/tradeoff.mjs && python3 training/tradeoff.py', datasets: {} };
+const out = { machine: 'shared 2-core VM (other jobs running); compare ratios', command: 'node training/tradeoff.mjs && /usr/bin/python3 training/tradeoff.py', datasets: {} };
 for (const [dataset, spec] of Object.entries(DATASETS)) {
   const present = spec.rows.filter(([, dir]) => fs.existsSync(path.join(repo, dir, 'config.json')));
   const speeds = JSON.parse(execFileSync(process.execPath, [path.join(here, 'throughput.mjs'), '--threads', '1', '--batches', '64', ...present.map(([, d]) => path.join(repo, d))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));

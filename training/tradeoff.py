@@ -1,7 +1,7 @@
 """Draw training/tradeoff.json (tradeoff.mjs) as one plot per dataset, into each shipped model
 folder of that dataset as tradeoff.png, and give card.py the table.
 
-  python3 training/tradeoff.py
+  /usr/bin/python3 training/tradeoff.py
 """
 import json
 import os
@@ -22,7 +22,7 @@ def load():
 def table_lines(dataset):
     t = load()
     if not t or dataset not in t["datasets"]:
-        return ["Not measured yet: `node training/tradeoff.mjs && python3 training/tradeoff.py`."]
+        return ["Not measured yet: `node training/tradeoff.mjs && /usr/bin/python3 training/tradeoff.py`."]
     d = t["datasets"][dataset]
     lines = ["| scorer | " + NAMES[dataset] + " | texts per CPU-second (batch 64, 1 thread) | model.onnx MB |",
              "| --- | ---: | ---: | ---: |"]

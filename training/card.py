@@ -23,10 +23,19 @@ DATA = {
 }
 
 TEACHERS = {"sst2-bilstm": "sst2-minilm", "tweeteval-bilstm": "tweeteval-minilm"}
-# The teacher version each shipped student was distilled from (the logits of its transfer set). A
-# teacher retrained after its student keeps serving on its own; the cards say which one taught.
-# sst2-minilm 1.1.0 (lr 1e-4) came after sst2-bilstm 2.1.0, whose logits are 1.0.0's.
-TAUGHT_BY = {"sst2-bilstm": "1.0.0", "tweeteval-bilstm": "1.0.0"}
+STUDENTS = {v: k for k, v in TEACHERS.items()}
+
+
+def taught_by(config):
+    """The teacher version a student was distilled from: train.sh records the teacher's config in the
+    student's (`teacher`), since a teacher retrained after its student keeps serving on its own."""
+    return (config.get("teacher") or {}).get("version", "?")
+
+
+def _student_config(teacher_name):
+    path = os.path.join(os.path.dirname(TRAINING_DIR), "models", STUDENTS[teacher_name], "config.json")
+    with open(path) as f:
+        return json.load(f)
 
 DEV_SET = {"sst2": "SST-2 dev ({n:,} sentences)", "tweeteval-sentiment": "TweetEval sentiment dev ({n:,} tweets)"}
 # How baselines.mjs's lexicon scores become labels (services/cli/README.md has the details).
@@ -85,7 +94,7 @@ def distil_lines(config, hp):
     return [
         "### Distillation",
         "",
-        f"The teacher (`models/{TEACHERS.get(config['name'], '?')}` v{TAUGHT_BY.get(config['name'], '?')}, int8, "
+        f"The teacher (`models/{TEACHERS.get(config['name'], '?')}` v{taught_by(config)}, int8, "
         "through the serving path) labels a "
         "transfer set built by `training/augment.py`: every training text, plus texts made from them after "
         "Tang et al. 2019 (masking 10 % of words, same-tag word replacement 10 %, n-gram sampling 25 %; the tag "
@@ -118,7 +127,7 @@ def write_card(folder, config, extra):
         "",
         f"Bidirectional {cell} sentiment classifier ({', '.join(config['labels'])}), "
         + (f"distilled from the fine-tuned MiniLM teacher `{TEACHERS.get(config['name'], '?')}` "
-           f"v{TAUGHT_BY.get(config['name'], '?')} over an augmented transfer set"
+           f"v{taught_by(config)} over an augmented transfer set"
            if hp.get("soft") else "trained from scratch")
         + ", served with onnxruntime-node and the @xenova/transformers tokenizer.",
         "",
@@ -277,8 +286,9 @@ def teacher_runs_lines(config):
     runs = _load(TEACHER_RUNS, config["name"])
     if not runs:
         return ["One seed (13) was trained, so no seed spread is measured for this teacher.", ""]
-    lines = ["Every fine-tuning run of this teacher (one run each; dev after one epoch, the best checkpoint):", "",
-             "| learning rate | seed | fp32 PyTorch | int8, served | behaviour (of 159) | shipped |",
+    lines = [f"Every fine-tuning run of this teacher (one run each; dev {runs['metric']} after one epoch, the best "
+             "checkpoint):", "",
+             f"| learning rate | seed | fp32 PyTorch | int8, served | behaviour (of {runs['cases']}) | shipped |",
              "| ---: | ---: | ---: | ---: | ---: | :---: |"]
     for r in runs["runs"]:
         lines.append(f"| {r['lr']:g} | {r['seed']} | {r['pytorch_dev']:.4f} | {r['int8_dev']:.4f} | "
@@ -289,10 +299,10 @@ def teacher_runs_lines(config):
 def write_teacher_card(folder, config):
     m = config["dev_metrics"]
     hp = config["hyperparameters"]
-    teacher = "sst2-bilstm" if config["dataset"] == "sst2" else "tweeteval-bilstm"
-    taught = TAUGHT_BY.get(teacher)
-    role = (f"the teacher the shipped `{teacher}` is distilled from" if taught == config["version"] else
-            f"the teacher of the shipped `{teacher}` (which was distilled from v{taught} of it: this version was "
+    student = STUDENTS[config["name"]]
+    taught = taught_by(_student_config(config["name"]))
+    role = (f"the teacher the shipped `{student}` is distilled from" if taught == config["version"] else
+            f"the teacher of the shipped `{student}` (which was distilled from v{taught} of it: this version was "
             "retrained after, see Training)")
     lines = [
         f"# {config['name']} v{config['version']}",

@@ -230,6 +230,13 @@ def main():
     dev_metrics = {k: dev[k] for k in ("accuracy", "macro_f1", "macro_recall")}
     log(f"dev metrics of the exported model: {json.dumps(dev_metrics)}")
 
+    # Which teacher labelled the transfer set (train.sh writes teacher.json when it distils): a teacher
+    # retrained later keeps serving on its own, and the cards say which version taught this model.
+    teacher_file = os.path.join(args.run_dir, "teacher.json")
+    teacher = None
+    if hp.get("soft") and os.path.exists(teacher_file):
+        with open(teacher_file) as f:
+            teacher = json.load(f)
     config = {
         "name": args.model,
         "version": spec["version"],
@@ -238,6 +245,7 @@ def main():
         **({"window_stride": args.window_stride} if args.window_stride else {}),
         "dataset": spec["dataset"],
         "hyperparameters": hp,
+        **({"teacher": teacher} if teacher else {}),
         "dev_metrics": dev_metrics,
         "sha256": sha256(onnx_path),
     }

@@ -58,6 +58,8 @@ if [ "$distil" = 1 ]; then
   # env PER_TEXT_OVERRIDE / AUGMENT_ARGS: a smaller transfer set for a smoke run
   "$PY" augment.py "$WORK" --model "$MODEL" --per-text "${PER_TEXT_OVERRIDE:-$PER_TEXT}" ${AUGMENT_ARGS:-}
   node teacher-logits.mjs "$TEACHER_DIR" "$WORK/transfer.txt" "$WORK/teacher_logits.f32"
+  "$PY" -c "import json, sys; c = json.load(open(sys.argv[1])); json.dump({'name': c['name'], 'version': c['version']}, open(sys.argv[2], 'w'))" \
+    "$TEACHER_DIR/config.json" "$WORK/teacher.json"      # export.py records it in the student's config.json
   "$PY" -c "import numpy as np, sys; n = len(open(sys.argv[1]).read().splitlines()); a = np.fromfile(sys.argv[2], dtype='<f4'); np.save(sys.argv[3], a.reshape(n, -1))" \
     "$WORK/transfer.gold" "$WORK/teacher_logits.f32" "$WORK/teacher_logits.npy"
   CORPUS="$WORK/transfer.txt"

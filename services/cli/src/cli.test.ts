@@ -170,6 +170,22 @@ describe('the shipped models on their dev sets', () => {
       expect(model - (await evaluate(['--baseline', baseline]))[target!.metric]!).toBeGreaterThanOrEqual(0.1);
     }
   }, 240_000); // the MiniLMs' dev runs take 4-30 s here, more on a loaded machine
+
+  // A teacher retrained after its student keeps serving on its own, so the card's "distilled from vX"
+  // comes from what train.sh recorded at distillation, never from the teacher folder of today.
+  it.each(shipped)('%s names the teacher version it was distilled from, if distilled', (name) => {
+    const config = JSON.parse(readFileSync(path.join(modelsDir!, name, 'config.json'), 'utf8')) as {
+      hyperparameters?: { soft?: string | null }; teacher?: { name: string; version: string };
+    };
+    if (!config.hyperparameters?.soft) {
+      expect(config.teacher).toBeUndefined();
+      return;
+    }
+    expect(config.teacher, `${name} is distilled but its config.json names no teacher`).toBeDefined();
+    expect(config.teacher!.version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(shipped).toContain(config.teacher!.name);
+    expect(readFileSync(path.join(modelsDir!, name, 'README.md'), 'utf8')).toContain(`\`${config.teacher!.name}\` v${config.teacher!.version}`);
+  });
 });
 
 /**

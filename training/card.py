@@ -32,6 +32,16 @@ def taught_by(config):
     return (config.get("teacher") or {}).get("version", "?")
 
 
+def _write(folder, dataset, lines):
+    """The card and, where tradeoff.json has its dataset, the plot its table points at (an export
+    replaces the whole folder, so the plot of the last tradeoff run is drawn again here)."""
+    with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    t = tradeoff.load()
+    if t and dataset in t["datasets"]:
+        tradeoff.plot(dataset, os.path.join(folder, "tradeoff.png"))
+
+
 def _student_config(teacher_name):
     path = os.path.join(os.path.dirname(TRAINING_DIR), "models", STUDENTS[teacher_name], "config.json")
     with open(path) as f:
@@ -277,8 +287,7 @@ def write_card(folder, config, extra):
          + (" (SST-2 has no emoji at all)." if config["dataset"] == "sst2" else ".")),
         "",
     ]
-    with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
+    _write(folder, config["dataset"], lines)
 
 
 def teacher_runs_lines(config):
@@ -381,8 +390,7 @@ def write_teacher_card(folder, config):
         "largest difference); dev accuracy of both is in the table above.",
         "",
     ]
-    with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
+    _write(folder, config["dataset"], lines)
 
 
 def main():

@@ -46,7 +46,8 @@ DATASETS = {
         "text_column": "sentence",
     },
     "tweeteval-minilm": {
-        "version": "1.0.0",
+        # 1.1.0: seed 21 at 1.0.0's recipe (macro-recall 0.7306 -> 0.7359 int8; training/teacher_runs.json)
+        "version": "1.1.0",
         "dataset": "tweeteval-sentiment",
         "train": "tweeteval-sentiment/train.tsv",
         "dev": "tweeteval-sentiment/dev.tsv",

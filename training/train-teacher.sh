@@ -11,7 +11,7 @@ MODEL="${1:-}"
 shift || true
 case "$MODEL" in
   sst2-minilm)      RECIPE=(--lr 1e-4 --epochs 1 --seed 21) ;;
-  tweeteval-minilm) RECIPE=(--lr 5e-5 --epochs 1 --class-weights) ;;
+  tweeteval-minilm) RECIPE=(--lr 5e-5 --epochs 1 --class-weights --seed 21) ;;
   *) echo "usage: bash training/train-teacher.sh sst2-minilm|tweeteval-minilm [teacher.py train args]" >&2; exit 2 ;;
 esac
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -28,7 +28,8 @@ DATASETS = {
     },
     "tweeteval-bilstm": {
         # 2.0.0: distilled from tweeteval-minilm over an augmented transfer set, emoji names, windows
-        "version": "2.0.0",
+        # 2.1.0: the same recipe, distilled from tweeteval-minilm 1.1.0 (macro-recall 0.7155 -> 0.7169)
+        "version": "2.1.0",
         "dataset": "tweeteval-sentiment",
         "train": "tweeteval-sentiment/train.tsv",
         "dev": "tweeteval-sentiment/dev.tsv",

@@ -6,7 +6,7 @@ training/benchmarks.json, which training/throughput.mjs and the GRU runs fill.
 import json
 import os
 
-from common import TRAINING_DIR
+from common import MODELS_DIR, TRAINING_DIR
 import tradeoff
 import vocab as vocab_mod
 
@@ -43,7 +43,7 @@ def _write(folder, dataset, lines):
 
 
 def _student_config(teacher_name):
-    path = os.path.join(os.path.dirname(TRAINING_DIR), "models", STUDENTS[teacher_name], "config.json")
+    path = os.path.join(MODELS_DIR, STUDENTS[teacher_name], "config.json")
     with open(path) as f:
         return json.load(f)
 

@@ -21,6 +21,7 @@ class FakeDriver implements Driver {
   /** Returns an error to throw for this call, or undefined to accept it. */
   onSend: (messages: PlacedMessage[]) => Error | undefined = () => undefined;
   onTransaction: (messages: PlacedMessage[]) => Error | undefined = () => undefined;
+  onCommit: (offsets: PartitionOffset[]) => Error | undefined = () => undefined;
   /** A transaction that throws yet committed (the broker went away during EndTxn). */
   commitThenThrow = false;
 
@@ -61,6 +62,8 @@ class FakeDriver implements Driver {
     this.commitThenThrow = false;
   }
   async commit(offsets: PartitionOffset[]) {
+    const err = this.onCommit(offsets);
+    if (err) throw err;
     this.commits.push(offsets);
     for (const o of offsets) this.groupOffsets.set(tpKey(o.topic, o.partition), o.offset);
   }
@@ -259,6 +262,28 @@ describe('transport: failures of the broker', () => {
     expect(driver.sends.flatMap(ids)).toEqual(['e0-1']);
   });
 
+  it('at-least-once: a commit the client can make only after a rejoin (MEMBER_MUST_REJOIN) is given up at once, not retried', async () => {
+    const { driver, batches, events, fetch } = await setup();
+    let attempts = 0;
+    driver.onCommit = () => (attempts++, Object.assign(new Error('not the coordinator: kafkajs finds the new one when it rejoins'), { type: 'MEMBER_MUST_REJOIN' }));
+    const r = [rec(0, 1)];
+    const done = fetch(r);
+    void batches[0]!.ack(r.map(event));
+    // The batch ends (published, not committed): kafkajs then rejoins and reads it again.
+    expect(await done).toEqual(new Map([['in:0', 1n]]));
+    expect(attempts).toBe(1);
+    expect(driver.sends.flatMap(ids)).toEqual(['e0-1']);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringContaining('offset commit failed') }));
+    // Not committed, so a re-read of the record is scored again (at-least-once), not dropped.
+    driver.onCommit = () => undefined;
+    const again = fetch(r);
+    await settle();
+    expect(batches).toHaveLength(2);
+    void batches[1]!.ack(r.map(event));
+    await again;
+    expect(driver.commits.flat()).toEqual([{ topic: 'in', partition: 0, offset: 2n }]);
+  });
+
   it('exactly-once: a transaction that failed but committed (outcome unknown) is settled and read back, not redone', async () => {
     const { driver, batches, fetch } = await setup('exactly-once');
     driver.commitThenThrow = true;
@@ -350,6 +375,31 @@ describe('transport: rebalances, release, backpressure, stop', () => {
     expect(driver.rewinds).toHaveLength(1);
     expect(driver.paused).toBe(false);
     expect(events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringContaining('consumer stream failed') }));
+  });
+
+  it('exactly-once: records read again below an offset it committed (offsets fetched before the commit settled) are dropped, not published twice', async () => {
+    const { driver, batches, events, fetch } = await setup('exactly-once');
+    const first = [rec(0, 1), rec(0, 2)];
+    const done1 = fetch(first);
+    void batches[0]!.ack(first.map(event));
+    expect(await done1).toEqual(new Map([['in:0', 2n]]));
+    // A new stream starts from the group's offset as it was before that transaction's markers landed.
+    const again = [rec(0, 1), rec(0, 2), rec(0, 3), rec(1, 5)];
+    const done2 = fetch(again);
+    await settle();
+    expect(batches).toHaveLength(2);
+    expect(batches[1]!.records).toEqual([rec(0, 3), rec(1, 5)]);
+    void batches[1]!.ack(batches[1]!.records.map(event));
+    // Reported done up to the last record read, the dropped ones included (kafkajs resolves up to there).
+    expect(await done2).toEqual(new Map([['in:0', 3n], ['in:1', 5n]]));
+    expect(driver.transactions.flatMap((t) => ids(t.messages))).toEqual(['e0-1', 'e0-2', 'e0-3', 'e1-5']);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringContaining('2 records below') }));
+    // Only records below the offset: nothing of a stream that starts where the last commit left off is dropped.
+    const done3 = fetch([rec(0, 4)]);
+    await settle();
+    expect(batches).toHaveLength(3);
+    void batches[2]!.ack([event(rec(0, 4))]);
+    expect(await done3).toEqual(new Map([['in:0', 4n]]));
   });
 
   it('a failed record stream whose new stream cannot start yet is retried until it starts', async () => {

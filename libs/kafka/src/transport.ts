@@ -200,16 +200,35 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
   };
 
   const intake = (records: SourceRecord[], positions: ReadonlyMap<string, bigint>, context: unknown): Promise<ReadonlyMap<string, bigint>> => {
-    const empty = new Map<string, bigint>();
     if (fenced || stopping) {
       if (records.length > 0) emit({ type: 'dropped', records: records.length, why: stopping ? 'stopping' : 'rejoining the group' });
-      return Promise.resolve(empty);
+      return Promise.resolve(new Map());
+    }
+    // Records below an offset this process has committed are done: their outputs are on the broker.
+    // A client reads them again when it fetched the group's offsets before the last commit settled
+    // (a transaction's offsets count only once its markers are written, which a failover delays):
+    // scoring them again would publish their events twice, past exactly-once. Dropped here, for
+    // every client and every path that (re)opens a partition, and reported done.
+    const again = new Map<string, bigint>();
+    const fresh =
+      committed.size === 0
+        ? records
+        : records.filter((r) => {
+            const k = tpKey(r.topic, r.partition);
+            if (BigInt(r.offset) >= (committed.get(k) ?? -1n)) return true;
+            again.set(k, BigInt(r.offset));
+            return false;
+          });
+    if (again.size > 0) {
+      const where = [...again].map(([k, last]) => `${k} up to ${last}`).join(', ');
+      emit({ type: 'warning', message: `${records.length - fresh.length} records below this scorer's committed offsets were read again (${where}); they are done, and dropped` });
     }
     // A held partition takes nothing at or past its held offset until it is read again.
-    const kept = holds.size === 0 ? records : records.filter((r) => !heldAt(r.topic, r.partition, BigInt(r.offset)));
+    const kept = holds.size === 0 ? fresh : fresh.filter((r) => !heldAt(r.topic, r.partition, BigInt(r.offset)));
     const keptPositions = holds.size === 0 ? positions : new Map([...positions].filter(([k]) => !holds.has(k)));
-    if (kept.length === 0 && keptPositions.size === 0) return Promise.resolve(empty);
-    return handOut(kept, keptPositions, context);
+    if (kept.length === 0 && keptPositions.size === 0) return Promise.resolve(again);
+    const done = handOut(kept, keptPositions, context);
+    return again.size === 0 ? done : done.then((d) => new Map([...again, ...d]));
   };
 
   /** Queues records and hands them to the service; the promise settles when they are done. */

@@ -38,7 +38,11 @@ const REFUSED = new Set([
   // INVALID_RECORD refusal and reports this instead); never a broker outage, which fails before the append.
   'OUT_OF_ORDER_SEQUENCE_NUMBER',
 ]);
-const STALE = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID', 'STALE_MEMBER_EPOCH']);
+/**
+ * MEMBER_MUST_REJOIN is a driver's own: a client that finds its group's new coordinator only by
+ * rejoining (kafkajs, see its driver's commit) says so, and the commit is not retried.
+ */
+const STALE = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID', 'STALE_MEMBER_EPOCH', 'MEMBER_MUST_REJOIN']);
 /**
  * The producer's epoch is no longer the coordinator's: another producer took over the transactional
  * id, or the coordinator aborted a transaction that outlived TRANSACTION_TIMEOUT_MS (a broker outage

@@ -5,7 +5,7 @@ import type { Logger } from './client.js';
 import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
 import { registerKafkajsCodecs } from './codecs.js';
 import { isDecodeError } from './undecodable.js';
-import { describeKafkaError } from './errors.js';
+import { describeKafkaError, kafkaErrorCodes } from './errors.js';
 import { baseOptions, stableCommittedOffsets } from './platformatic-admin.js';
 import type { KafkaSettings } from './settings.js';
 import { tpKey, type Driver, type DriverHandlers, type PartitionOffset, type PlacedMessage, type TopicInfo } from './driver.js';
@@ -267,7 +267,19 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
     },
     async commit(offsets) {
       if (!consumer || offsets.length === 0) return;
-      await consumer.commitOffsets(offsets.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.offset) })));
+      try {
+        await consumer.commitOffsets(offsets.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.offset) })));
+      } catch (err) {
+        // kafkajs 2.2.4 keeps the group coordinator it found at its last join: once the coordinator
+        // moved, every commit and every retry of it went to the old node (NOT_COORDINATOR) until
+        // the member rejoined. In the 3-node scenario each batch then spent about 55 s in retries,
+        // three in a row (2 min of lag). Not retried: the batch ends, its records are delivered
+        // again, and kafkajs's next heartbeat meets the same answer and rejoins.
+        if (kafkaErrorCodes(err).includes('NOT_COORDINATOR_FOR_GROUP')) {
+          throw Object.assign(new Error(`${(err as Error).message}: kafkajs finds the new coordinator when it rejoins`), { type: 'MEMBER_MUST_REJOIN', cause: err });
+        }
+        throw err;
+      }
     },
     // kafkajs's OffsetFetch cannot ask for stable offsets: @platformatic/kafka's admin can.
     committed: (tps) => stableCommittedOffsets((stableAdmin ??= new PlatformaticAdmin({ ...baseOptions(settings), clientId: `${settings.KAFKA_CLIENT_ID}-admin` })), o.groupId, tps),

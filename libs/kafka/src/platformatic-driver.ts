@@ -341,7 +341,8 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
         // transaction ("There is already an active transaction") and never register again.
         const old = producer;
         producer = makeProducer();
-        await old.close(true).catch(() => undefined);
+        // Not waited on for long: a producer given up as stalled may not close either.
+        await Promise.race([old.close(true).catch(() => undefined), new Promise((r) => setTimeout(r, 5_000).unref())]);
         try {
           // InitProducerId returns only once the coordinator has finished or aborted the old transaction.
           await registerTransactionalId(producer);

@@ -1,5 +1,5 @@
 import { deadLetterMessage, messageBytes, type OutboundMessage, type SourceRecord } from '@sentiment-stream/events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { tpKey, type Assignment, type Driver, type DriverHandlers, type PartitionOffset, type PlacedMessage } from './driver.js';
 import { createTransport, type InputBatch, type TransportEvent, type TransportOptions } from './transport.js';
 
@@ -24,6 +24,8 @@ class FakeDriver implements Driver {
   onCommit: (offsets: PartitionOffset[]) => Error | undefined = () => undefined;
   /** A transaction that throws yet committed (the broker went away during EndTxn). */
   commitThenThrow = false;
+  /** The next transaction never settles (a client stuck looking for its coordinator). */
+  hangNextTransaction = false;
 
   async connect() {}
   async describeTopics(topics: string[]) {
@@ -50,6 +52,10 @@ class FakeDriver implements Driver {
     this.sends.push(messages);
   }
   async transaction(chunks: PlacedMessage[][], offsets: PartitionOffset[]) {
+    if (this.hangNextTransaction) {
+      this.hangNextTransaction = false;
+      return new Promise<void>(() => undefined);
+    }
     const messages = chunks.flat();
     const err = this.onTransaction(messages);
     if (err && !this.commitThenThrow) throw err;
@@ -295,6 +301,28 @@ describe('transport: failures of the broker', () => {
     expect(driver.renewed).toBe(1);
     expect(driver.transactions).toHaveLength(1);
     expect(driver.groupOffsets.get('in:1')).toBe(6n);
+  });
+
+  it('exactly-once: a transaction that never settles is given up after 60 s as an unknown outcome: producer renewed, read back, redone', async () => {
+    vi.useFakeTimers();
+    try {
+      const { driver, batches, events, fetch } = await setup('exactly-once');
+      driver.hangNextTransaction = true;
+      const r = [rec(2, 4)];
+      const done = fetch(r);
+      void batches[0]!.ack(r.map(event));
+      await vi.advanceTimersByTimeAsync(59_000);
+      expect(driver.renewed).toBe(0);
+      await vi.advanceTimersByTimeAsync(2_000);
+      // Renewed, the offsets read back (not committed), and the transaction redone with the new producer.
+      expect(driver.renewed).toBe(1);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(await done).toEqual(new Map([['in:2', 4n]]));
+      expect(driver.transactions.map((t) => ids(t.messages))).toEqual([['e2-4']]);
+      expect(events).toContainEqual(expect.objectContaining({ type: 'warning', err: expect.stringContaining('did not settle in 60 s') }));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('exactly-once: a transaction aborted by a rebalance (ILLEGAL_GENERATION) drops its records, to be read again', async () => {

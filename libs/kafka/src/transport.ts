@@ -134,6 +134,16 @@ const MAX_FENCINGS = 4;
 const FENCING_WINDOW_MS = 60_000;
 /** Transient publish failures are retried with this backoff, for as long as they last. */
 const PUBLISH_BACKOFF = { initialMs: 200, maxMs: 10_000 };
+/**
+ * A transaction that has not settled by then is given up as an unknown outcome: the producer is
+ * renewed (the coordinator aborts or finishes the old one first) and the committed offsets tell
+ * what happened. In the 3-node fault scenario a @platformatic/kafka 2.12.1 producer, after its
+ * transaction coordinator's node was killed and restarted, looked the coordinator up every 10 s and
+ * never sent the transaction's next request (its connections to the restarted nodes opened and
+ * stayed silent): the scorer stood still, 4,075 records in flight, for the rest of the run. A
+ * healthy transaction takes well under a second, and one that rides out a failover about 10-30 s.
+ */
+const TRANSACTION_STALL_MS = 60_000;
 
 /**
  * The Kafka edge of the service, over one client library (a Driver): consume -> hand out ->
@@ -534,7 +544,7 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
   const transactUntilSettled = async (items: Item[], offsets: PartitionOffset[], context: unknown): Promise<'committed' | 'stale' | KafkaErrorInfo> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        await driver.transaction(bySize(items, chunkBytes()).map((chunk) => chunk.map((it) => it.message)), offsets, context);
+        await settledWithin(driver.transaction(bySize(items, chunkBytes()).map((chunk) => chunk.map((it) => it.message)), offsets, context), TRANSACTION_STALL_MS);
         return 'committed';
       } catch (err) {
         const info = classifyKafkaError(err);
@@ -879,4 +889,15 @@ function groupByInput(items: Item[]): Map<string, Item[]> {
     else groups.set(k, [it]);
   }
   return groups;
+}
+
+/** `work`, or a retriable TRANSACTION_STALLED error once `ms` pass without it settling (the work is abandoned, not stopped). */
+function settledWithin<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`the transaction did not settle in ${ms / 1000} s`), { type: 'TRANSACTION_STALLED' })), ms);
+  });
+  // The abandoned work may still fail later: that is expected, not an unhandled rejection.
+  work.catch(() => undefined);
+  return Promise.race([work, stalled]).finally(() => clearTimeout(timer));
 }

@@ -84,6 +84,24 @@ function alive(...scorers: Scorer[]): () => void {
   };
 }
 
+/**
+ * The scorer's last warnings and errors, for a failure's message: CI keeps the end of the output
+ * only, and the scorer's log file goes with the runner.
+ */
+function lastWarnings(s: Scorer): string {
+  const lines = s.output().split('\n').filter((l) => /"level":[456]0/.test(l)).slice(-12).map((l) => l.slice(0, 400));
+  return `${s.name}'s last warnings:\n${lines.join('\n') || '(none)'}`;
+}
+
+/** A wait that failed says what the scorer last warned of. */
+async function explained<T>(s: Scorer, wait: Promise<T>): Promise<T> {
+  try {
+    return await wait;
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${lastWarnings(s)}`);
+  }
+}
+
 /** Events plus dead letters this process has had acknowledged (its own counters; 0 after a restart). */
 async function outputs(s: Scorer): Promise<number | undefined> {
   try {
@@ -116,10 +134,11 @@ function row(scenario: string, v: Variant, ledger: Ledger, began: number, peakRs
 }
 
 /** The accounting every scenario must pass; duplicates count against exactly-once (and wherever `noDuplicates`). */
-function expectAccounted(ledger: Ledger, v: Variant, noDuplicates = v.delivery === 'exactly-once'): void {
+function expectAccounted(ledger: Ledger, v: Variant, noDuplicates = v.delivery === 'exactly-once', scorer?: Scorer): void {
   const s = ledger.summary();
-  expect({ missing: s.missing, missingIds: s.missingIds, inBoth: s.inBoth, foreign: s.foreign }, `${tag(v)}`).toEqual({ missing: 0, missingIds: [], inBoth: 0, foreign: 0 });
-  if (noDuplicates) expect({ duplicates: s.duplicates, duplicateIds: s.duplicateIds }, `${tag(v)}`).toEqual({ duplicates: 0, duplicateIds: [] });
+  const why = scorer ? `${tag(v)}\n${lastWarnings(scorer)}` : tag(v);
+  expect({ missing: s.missing, missingIds: s.missingIds, inBoth: s.inBoth, foreign: s.foreign }, why).toEqual({ missing: 0, missingIds: [], inBoth: 0, foreign: 0 });
+  if (noDuplicates) expect({ duplicates: s.duplicates, duplicateIds: s.duplicateIds }, why).toEqual({ duplicates: 0, duplicateIds: [] });
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -755,7 +774,7 @@ describe('fault suite', () => {
         results.map((r) => r.v),
         async (v) => {
           const r = results.find((x) => x.v === v)!;
-          await waitCaughtUp(ck, r.t.group, r.t.input, 300_000, alive(r.s));
+          await explained(r.s, waitCaughtUp(ck, r.t.group, r.t.input, 300_000, alive(r.s)));
           const peak = r.s.peakRssMb();
           expect(await r.s.stop('SIGTERM')).toBe(0);
           await readBack(ck, r.t, r.ledger, { timeoutMs: 300_000 });
@@ -770,7 +789,7 @@ describe('fault suite', () => {
           );
         },
       );
-      for (const r of results) expectAccounted(r.ledger, r.v);
+      for (const r of results) expectAccounted(r.ledger, r.v, undefined, r.s);
     });
   });
 });

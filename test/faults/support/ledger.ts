@@ -4,7 +4,7 @@
 // dead letter. Counts live in typed arrays indexed by the id's number, so a 1,000,000-message
 // scenario costs a few MB here, not a Map of a million strings.
 import type { IHeaders, Kafka, Message } from 'kafkajs';
-import { readToEnd } from '../../support/end-offsets.js';
+import { endOffsets, readToEnd } from '../../support/end-offsets.js';
 import { createProducer } from '../../support/kafka.js';
 
 /** One input: its value, key and headers exactly as sent, and what should become of it. */
@@ -28,6 +28,9 @@ export class Ledger {
   /** Records on the output or DLQ topics whose id is not one of ours (must stay 0). */
   foreign = 0;
   private seen = 0;
+  /** Input partition and offset of each id's first output (-1: none yet), and where its copies came from. */
+  private readonly firstFrom: Float64Array;
+  private readonly copies = new Map<number, string[]>();
 
   constructor(
     readonly prefix: string,
@@ -35,6 +38,7 @@ export class Ledger {
   ) {
     this.out = new Uint16Array(size);
     this.dlq = new Uint16Array(size);
+    this.firstFrom = new Float64Array(size).fill(-1);
   }
 
   id(i: number): string {
@@ -47,11 +51,20 @@ export class Ledger {
     return Number.isInteger(n) && n >= 0 && n < this.size ? n : undefined;
   }
 
-  countOut(id: string | undefined): void {
+  /** `from`: the input partition and offset the output names (its ce_id), to tell a record scored twice from an input written twice. */
+  countOut(id: string | undefined, from?: { partition: number; offset: number }): void {
     const i = this.index(id);
     if (i === undefined) return void this.foreign++;
     if (this.out[i] === 0 && this.dlq[i] === 0) this.seen++;
     this.out[i]! += 1;
+    if (!from) return;
+    // One number per id (partition * 2^40 + offset) keeps the 1,000,000-id ledgers small.
+    const at = from.partition * 2 ** 40 + from.offset;
+    if (this.firstFrom[i] === -1) this.firstFrom[i] = at;
+    else if (this.copies.size < 10 || this.copies.has(i)) {
+      const name = (x: number) => `${Math.floor(x / 2 ** 40)}:${x % 2 ** 40}`;
+      this.copies.set(i, [...(this.copies.get(i) ?? [name(this.firstFrom[i]!)]), name(at)]);
+    }
   }
 
   countDlq(id: string | undefined, code: string | undefined): void {
@@ -85,7 +98,7 @@ export class Ledger {
       if (o + d > 1) {
         duplicates++;
         extraCopies += o + d - 1;
-        if (duplicateIds.length < 10) duplicateIds.push(this.id(i));
+        if (duplicateIds.length < 10) duplicateIds.push(this.copies.has(i) ? `${this.id(i)} (from input ${this.copies.get(i)!.join(', ')})` : this.id(i));
       }
       if (o > 0 && d > 0) inBoth++;
       if (d > 0) dlq++;
@@ -130,6 +143,22 @@ export async function produceInputs(
     }
   } finally {
     await producer.disconnect();
+  }
+  // Exactly what was sent, or a duplicate found later would be blamed on the scorer.
+  const held = await recordsIn(kafka, topic);
+  if (held !== ledger.size) throw new Error(`produceInputs: ${topic} holds ${held} records after ${ledger.size} were sent`);
+}
+
+/** Records in a topic no transactional producer writes to (high watermark minus log start, summed). */
+async function recordsIn(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const brokers = (await admin.describeCluster()).brokers.map((b) => `${b.host}:${b.port}`);
+    const ends = await endOffsets(brokers, [topic], 'read_uncommitted');
+    return Number(ends.reduce((n, e) => n + (e.end - e.start), 0n));
+  } finally {
+    await admin.disconnect();
   }
 }
 
@@ -218,11 +247,17 @@ export async function readBack(kafka: Kafka, t: { output: string; dlq: string },
     kafka,
     [t.output, t.dlq],
     (topic, _partition, m) => {
-      if (topic === t.output) ledger.countOut(eventId(m.value));
+      if (topic === t.output) ledger.countOut(eventId(m.value), sourceOf(m.headers));
       else ledger.countDlq(deadLetterId(m.headers, m.value), header(m.headers, 'x-error-code'));
     },
     { isolation: 'read_committed', waitForStable: true, timeoutMs: opts.timeoutMs ?? 180_000 },
   );
+}
+
+/** The input partition and offset an event came from: its CloudEvents id is `<topic>-<partition>-<offset>`. */
+function sourceOf(headers: IHeaders | undefined): { partition: number; offset: number } | undefined {
+  const m = /-(\d+)-(\d+)$/.exec(header(headers, 'ce_id') ?? '');
+  return m ? { partition: Number(m[1]), offset: Number(m[2]) } : undefined;
 }
 
 function header(headers: IHeaders | undefined, name: string): string | undefined {

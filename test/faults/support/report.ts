@@ -191,6 +191,23 @@ the scorer derives it from \`GROUP_INSTANCE_ID\` (the pod name; platformatic) or
   stop and logs the open handles. The leak itself is in kafkajs (unmaintained). In one CI run of
   the 3-node scenario, after its consumer crashed and restarted itself, kafkajs's disconnect never
   returned and SIGTERM ended in the 25 s limit (exit 1); leaving the group is now bounded to 10 s.
+- **A kafkajs scorer fell minutes behind after its group coordinator moved (fixed, kafkajs).**
+  kafkajs 2.2.4 keeps the coordinator it found at its last join, so once the 3-node scenario moved
+  it, every offset commit and every retry of it went to the old node (NOT_COORDINATOR) until the
+  member rejoined: each at-least-once batch spent about 55 s in retries, three in a row (the row
+  took 174-190 s where the others take 50 s, and one run re-read 4,800 ids). A commit refused so is
+  now given up at once (the batch's records are delivered again) and the next heartbeat rejoins.
+- **An exactly-once scorer stood still after its transaction coordinator's node came back
+  (contained, platformatic).** A @platformatic/kafka 2.12.1 producer looked its coordinator up
+  every 10 s (strace: FindCoordinator answered the restarted node) and never sent the transaction's
+  next request; the scorer held 4,075 records in flight and its row took 336 s (in one CI run over
+  the 300 s limit). A transaction call not settled in 60 s is now given up as an unknown outcome:
+  a new producer registers once the coordinator has settled the old transaction, and the group's
+  committed offsets say whether to redo it.
+- **Records read again below a committed offset are dropped (guard).** A client that fetched the
+  group's offsets before the last transaction's markers landed (a failover delays them) starts
+  below what this process committed; the transport drops such records at intake, with a warning,
+  instead of scoring them twice.
 - **A pod replaced under a new name cannot fence its predecessor.** Its transactional id is new, so
   the predecessor's open transaction is aborted only by the broker's transaction timeout; the new
   pod waits for it (require_stable), which is why \`TRANSACTION_TIMEOUT_MS\` defaults to 10 s, not

@@ -2,11 +2,10 @@ import type { SourceRecord } from '@sentiment-stream/events';
 import { sleep } from '@sentiment-stream/runtime';
 import { CompressionTypes, type Admin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs';
 import type { Logger } from './client.js';
-import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
 import { registerKafkajsCodecs } from './codecs.js';
 import { isDecodeError } from './undecodable.js';
 import { describeKafkaError, kafkaErrorCodes } from './errors.js';
-import { baseOptions, stableCommittedOffsets } from './platformatic-admin.js';
+import { stableOffsetsReader } from './platformatic-admin.js';
 import type { KafkaSettings } from './settings.js';
 import { tpKey, type Driver, type DriverHandlers, type PartitionOffset, type PlacedMessage, type TopicInfo } from './driver.js';
 
@@ -60,7 +59,7 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
       ...(o.exactlyOnce ? { transactionalId: o.transactionalId, transactionTimeout: o.transactionTimeoutMs } : {}),
     });
   let producer: Producer = makeProducer();
-  let stableAdmin: PlatformaticAdmin | undefined;
+  const stableOffsets = stableOffsetsReader(settings);
   let admin: Admin | undefined;
   let consumer: Consumer | undefined;
   let generation = 0;
@@ -282,7 +281,7 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
       }
     },
     // kafkajs's OffsetFetch cannot ask for stable offsets: @platformatic/kafka's admin can.
-    committed: (tps) => stableCommittedOffsets((stableAdmin ??= new PlatformaticAdmin({ ...baseOptions(settings), clientId: `${settings.KAFKA_CLIENT_ID}-admin` })), o.groupId, tps),
+    committed: (tps) => stableOffsets.read(o.groupId, tps),
     async stopConsuming() {
       // disconnect() stops fetching, waits for running eachBatch calls, then leaves the group. After
       // the consumer crashed and restarted itself (a broker killed in the 3-node scenario) kafkajs
@@ -295,7 +294,7 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
     async closeProducer() {
       await producer.disconnect();
       await admin?.disconnect();
-      await stableAdmin?.close().catch(() => undefined);
+      await stableOffsets.close();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Admin, BaseOptions } from '@platformatic/kafka';
+import { Admin, type BaseOptions } from '@platformatic/kafka';
 import { backoffDelay } from '@sentiment-stream/runtime';
 import { tpKey, type TopicPartition } from './driver.js';
 import type { KafkaSettings } from './settings.js';
@@ -28,14 +28,36 @@ export function baseOptions(s: KafkaSettings): BaseOptions {
  * v4 cannot ask) a read just after a transaction settles can return the offset from before it: the
  * exactly-once outage scenario then scored that transaction's records again (128 duplicate ids
  * behind a read_committed reader in one run of the old suite).
+ *
+ * Its own admin, with few retries, dropped after any failure: @platformatic/kafka 2.12.1's admin
+ * keeps asking the group coordinator it found first, and retries NOT_COORDINATOR for as long as its
+ * retries last. In the 3-node scenario an exactly-once scorer settling a failed transaction asked
+ * the old coordinator every 10 s for minutes (strace: OffsetFetch answered NOT_COORDINATOR), 4,800
+ * records in flight. The caller's retry (with backoff) gets a new admin, which finds the coordinator.
  */
-export async function stableCommittedOffsets(admin: Admin, groupId: string, tps: readonly TopicPartition[]): Promise<Map<string, bigint>> {
-  const topics = [...new Set(tps.map((t) => t.topic))];
-  const [group] = await admin.listConsumerGroupOffsets({
-    groups: [{ groupId, topics: topics.map((name) => ({ name, partitionIndexes: tps.filter((t) => t.topic === name).map((t) => t.partition) })) }],
-    requireStable: true,
-  });
-  const out = new Map<string, bigint>();
-  for (const t of group?.topics ?? []) for (const p of t.partitions) out.set(tpKey(t.name, p.partitionIndex), p.committedOffset);
-  return out;
+export function stableOffsetsReader(s: KafkaSettings): { read(groupId: string, tps: readonly TopicPartition[]): Promise<Map<string, bigint>>; close(): Promise<void> } {
+  let admin: Admin | undefined;
+  return {
+    async read(groupId, tps) {
+      const a = (admin ??= new Admin({ ...baseOptions(s), retries: 3, clientId: `${s.KAFKA_CLIENT_ID}-offsets` }));
+      try {
+        const topics = [...new Set(tps.map((t) => t.topic))];
+        const [group] = await a.listConsumerGroupOffsets({
+          groups: [{ groupId, topics: topics.map((name) => ({ name, partitionIndexes: tps.filter((t) => t.topic === name).map((t) => t.partition) })) }],
+          requireStable: true,
+        });
+        const out = new Map<string, bigint>();
+        for (const t of group?.topics ?? []) for (const p of t.partitions) out.set(tpKey(t.name, p.partitionIndex), p.committedOffset);
+        return out;
+      } catch (err) {
+        if (admin === a) admin = undefined;
+        await a.close().catch(() => undefined);
+        throw err;
+      }
+    },
+    async close() {
+      await admin?.close().catch(() => undefined);
+      admin = undefined;
+    },
+  };
 }

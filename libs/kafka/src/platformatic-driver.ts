@@ -13,7 +13,7 @@ import {
 } from '@platformatic/kafka';
 import type { SourceRecord } from '@sentiment-stream/events';
 import { backoffDelay } from '@sentiment-stream/runtime';
-import { baseOptions, stableCommittedOffsets } from './platformatic-admin.js';
+import { baseOptions, stableOffsetsReader } from './platformatic-admin.js';
 import { isDecodeError } from './undecodable.js';
 import { dropAbortedRecords, type FetchedPartition } from './aborted.js';
 import { describeKafkaError } from './errors.js';
@@ -93,6 +93,7 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
   };
 
   const getAdmin = () => (admin ??= new Admin({ ...base, clientId: `${settings.KAFKA_CLIENT_ID}-admin` }));
+  const stableOffsets = stableOffsetsReader(settings);
 
   const contextNow = (): ConsumerContext => ({
     groupId: consumer!.groupId,
@@ -305,7 +306,7 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
       // The stream reads the committed offsets without require_stable: exactly-once, first wait
       // until no transactional commit is pending (the commit markers lag the transaction's end), or
       // it starts before the last transaction's offsets and scores those records again.
-      if (o.exactlyOnce && assigned.length > 0) await stableCommittedOffsets(getAdmin(), o.groupId, assigned);
+      if (o.exactlyOnce && assigned.length > 0) await stableOffsets.read(o.groupId, assigned);
       const old = stream;
       stream = undefined;
       await open();
@@ -361,7 +362,7 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
         offsets: offsets.map((t) => ({ topic: t.topic, partition: t.partition, offset: t.offset, leaderEpoch: meta.topics.get(t.topic)?.partitions[t.partition]?.leaderEpoch ?? -1 })),
       });
     },
-    committed: (tps) => stableCommittedOffsets(getAdmin(), o.groupId, tps),
+    committed: (tps) => stableOffsets.read(o.groupId, tps),
     async stopConsuming() {
       closing = true;
       await closeStream();
@@ -372,6 +373,7 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
       closing = true;
       await producer.close(true).catch(() => undefined);
       await admin?.close().catch(() => undefined);
+      await stableOffsets.close();
     },
   };
 }

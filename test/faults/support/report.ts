@@ -204,6 +204,11 @@ the scorer derives it from \`GROUP_INSTANCE_ID\` (the pod name; platformatic) or
   the 300 s limit). A transaction call not settled in 60 s is now given up as an unknown outcome:
   a new producer registers once the coordinator has settled the old transaction, and the group's
   committed offsets say whether to redo it.
+- **A scorer settling a failed transaction asked the old group coordinator for minutes (fixed,
+  both clients).** The stable offset read (require_stable, through @platformatic/kafka's admin)
+  kept the coordinator that admin found first and retried NOT_COORDINATOR every 10 s (strace), a
+  kafkajs exactly-once scorer holding 4,800 records in flight. Stable reads now use their own admin
+  with few retries, dropped after a failure; the caller's retry gets a new one.
 - **Records read again below a committed offset are dropped (guard).** A client that fetched the
   group's offsets before the last transaction's markers landed (a failover delays them) starts
   below what this process committed; the transport drops such records at intake, with a warning,

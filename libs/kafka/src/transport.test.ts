@@ -242,6 +242,27 @@ describe('transport: a refused output holds its own partition', () => {
     expect(events).toContainEqual(expect.objectContaining({ type: 'partition-released', partition: 2 }));
   });
 
+  it('a record handed out before its partition was held is scored when the partition is read again (not taken for a second delivery)', async () => {
+    const { driver, batches, t, fetch } = await setup();
+    let refusing = true;
+    driver.onSend = (m) => (refusing && m.some((x) => x.kind === 'dead-letter') ? refused('TOPIC_AUTHORIZATION_FAILED') : undefined);
+    const r = [rec(2, 40), rec(2, 41)];
+    const done = fetch(r);
+    void batches[0]!.ack([dead(r[0]!), event(r[1]!)]);
+    await done;
+    expect(t.held).toHaveLength(1);
+    refusing = false;
+    for (let i = 0; i < 40 && t.held.length > 0; i++) await new Promise((res) => setTimeout(res, 100));
+    expect(driver.rewinds).toEqual([{ topic: 'in', partition: 2, offset: 41n }]);
+    // kafkajs seeks (no new epoch): offset 41, handed out before, comes again and must be scored.
+    const again = fetch([rec(2, 41)]);
+    await settle();
+    expect(batches).toHaveLength(2);
+    void batches[1]!.ack([event(rec(2, 41))]);
+    await again;
+    expect(driver.sends.flatMap(ids)).toEqual(['d2-40', 'e2-41']);
+  });
+
   it('exactly-once: the refused transaction is aborted and redone per partition; only the refused record is held', async () => {
     const { driver, batches, t, fetch } = await setup('exactly-once');
     driver.onTransaction = (m) => (m.some((x) => x.kind === 'dead-letter') ? refused('MESSAGE_TOO_LARGE') : undefined);
@@ -280,8 +301,9 @@ describe('transport: failures of the broker', () => {
     expect(attempts).toBe(1);
     expect(driver.sends.flatMap(ids)).toEqual(['e0-1']);
     expect(events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringContaining('offset commit failed') }));
-    // Not committed, so a re-read of the record is scored again (at-least-once), not dropped.
+    // Not committed, so after the rejoin the record read again is scored again (at-least-once), not dropped.
     driver.onCommit = () => undefined;
+    driver.handlers.assigned([{ topic: 'in', partitions: [0, 1, 2, 3] }]);
     const again = fetch(r);
     await settle();
     expect(batches).toHaveLength(2);
@@ -428,6 +450,21 @@ describe('transport: rebalances, release, backpressure, stop', () => {
     expect(batches).toHaveLength(3);
     void batches[2]!.ack([event(rec(0, 4))]);
     expect(await done3).toEqual(new Map([['in:0', 4n]]));
+  });
+
+  it('exactly-once: records the client delivers a second time while the first copies are in flight are dropped; a rewind reads them again', async () => {
+    const { driver, batches, events, fetch } = await setup('exactly-once');
+    const first = [rec(0, 1), rec(0, 2)];
+    const done1 = fetch(first);
+    // The same stream hands over offsets 1-2 again (fetches to the old and the new leader), and 3.
+    const done2 = fetch([rec(0, 1), rec(0, 2), rec(0, 3)]);
+    await settle();
+    expect(batches.map((b) => b.records)).toEqual([first, [rec(0, 3)]]);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringContaining('2 records the client delivered a second time') }));
+    void batches[0]!.ack(first.map(event));
+    void batches[1]!.ack([event(rec(0, 3))]);
+    await Promise.all([done1, done2]);
+    expect(driver.transactions.flatMap((t) => ids(t.messages))).toEqual(['e0-1', 'e0-2', 'e0-3']);
   });
 
   it('a failed record stream whose new stream cannot start yet is retried until it starts', async () => {

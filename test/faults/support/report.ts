@@ -196,7 +196,10 @@ the scorer derives it from \`GROUP_INSTANCE_ID\` (the pod name; platformatic) or
   it, every offset commit and every retry of it went to the old node (NOT_COORDINATOR) until the
   member rejoined: each at-least-once batch spent about 55 s in retries, three in a row (the row
   took 174-190 s where the others take 50 s, and one run re-read 4,800 ids). A commit refused so is
-  now given up at once (the batch's records are delivered again) and the next heartbeat rejoins.
+  now given up at once and the batch waiting on it throws kafkajs's NOT_COORDINATOR error, on which
+  kafkajs rejoins and reads again from the committed offsets. (Waiting for a heartbeat to fail was
+  not enough: in one CI run the input was drained, no heartbeat failed, and the group sat at lag
+  1,450 for 5 min.)
 - **An exactly-once scorer stood still after its transaction coordinator's node came back
   (contained, platformatic).** A @platformatic/kafka 2.12.1 producer looked its coordinator up
   every 10 s (strace: FindCoordinator answered the restarted node) and never sent the transaction's

@@ -57,9 +57,9 @@ const FATAL = new Set([
   'INVALID_TRANSACTION_TIMEOUT',
 ]);
 
-/** The broker error names found in `err` and its causes, outermost first. */
-export function kafkaErrorCodes(err: unknown): string[] {
-  const out: string[] = [];
+/** The errors in `err` and its causes that carry a broker error name, with that name, outermost first. */
+export function kafkaErrorsIn(err: unknown): { code: string; error: object }[] {
+  const out: { code: string; error: object }[] = [];
   const seen = new Set<unknown>();
   const walk = (e: unknown, depth: number) => {
     if (e === null || typeof e !== 'object' || seen.has(e) || depth > 8) return;
@@ -67,7 +67,7 @@ export function kafkaErrorCodes(err: unknown): string[] {
     const o = e as Record<string, unknown>;
     for (const field of ['type', 'apiId']) {
       const v = o[field];
-      if (typeof v === 'string' && /^[A-Z][A-Z0-9_]+$/.test(v)) out.push(v);
+      if (typeof v === 'string' && /^[A-Z][A-Z0-9_]+$/.test(v)) out.push({ code: v, error: e });
     }
     walk(o.originalError, depth + 1);
     walk(o.cause, depth + 1);
@@ -76,6 +76,9 @@ export function kafkaErrorCodes(err: unknown): string[] {
   walk(err, 0);
   return out;
 }
+
+/** The broker error names found in `err` and its causes, outermost first. */
+export const kafkaErrorCodes = (err: unknown): string[] => kafkaErrorsIn(err).map((e) => e.code);
 
 /** One line that says what went wrong, causes included (libs/runtime's describeError). */
 export const describeKafkaError = describeError;

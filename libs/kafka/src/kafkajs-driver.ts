@@ -4,7 +4,7 @@ import { CompressionTypes, type Admin, type Consumer, type EachBatchPayload, typ
 import type { Logger } from './client.js';
 import { registerKafkajsCodecs } from './codecs.js';
 import { isDecodeError } from './undecodable.js';
-import { describeKafkaError } from './errors.js';
+import { describeKafkaError, kafkaErrorsIn } from './errors.js';
 import { stableOffsetsReader } from './platformatic-admin.js';
 import type { KafkaSettings } from './settings.js';
 import { tpKey, type Driver, type DriverHandlers, type PartitionOffset, type PlacedMessage, type TopicInfo } from './driver.js';
@@ -285,9 +285,9 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
         // the member rejoined. In the 3-node scenario each batch then spent about 55 s in retries,
         // three in a row (2 min of lag). Not retried: the batch waiting on this commit throws
         // kafkajs's own error, kafkajs rejoins, and the records are delivered again.
-        const refused = causes(err).find((e) => (e as { type?: string }).type === 'NOT_COORDINATOR_FOR_GROUP');
+        const refused = kafkaErrorsIn(err).find((e) => e.code === 'NOT_COORDINATOR_FOR_GROUP');
         if (refused) {
-          mustRejoin = refused as Error;
+          mustRejoin = refused.error as Error;
           throw Object.assign(new Error(`${(err as Error).message}: kafkajs finds the new coordinator when it rejoins`), { type: 'MEMBER_MUST_REJOIN', cause: err });
         }
         throw err;
@@ -337,13 +337,3 @@ async function waitHeartbeating<T>(done: Promise<T>, heartbeat: () => Promise<vo
   return done;
 }
 
-/** `err` and the errors it wraps (kafkajs: `cause`, `originalError`), outermost first. */
-function causes(err: unknown): unknown[] {
-  const out: unknown[] = [];
-  for (let e = err; e !== null && typeof e === 'object' && !out.includes(e) && out.length < 8; ) {
-    out.push(e);
-    const o = e as { cause?: unknown; originalError?: unknown };
-    e = o.cause ?? o.originalError;
-  }
-  return out;
-}

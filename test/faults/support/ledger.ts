@@ -172,17 +172,23 @@ export const TEXTS = ['great film', 'awful plot', 'slow but fine', 'loved it ðŸ˜
 
 /** Input high watermarks minus the group's committed offsets, over all partitions (undefined if Kafka does not answer). */
 export async function groupLag(kafka: Kafka, groupId: string, topic: string): Promise<number | undefined> {
+  const parts = await lagByPartition(kafka, groupId, topic);
+  return parts && [...parts.values()].reduce((a, b) => a + b, 0);
+}
+
+/** The group's lag on each partition of `topic` (high watermark less committed offset), or undefined when Kafka does not answer. */
+async function lagByPartition(kafka: Kafka, groupId: string, topic: string): Promise<Map<number, number> | undefined> {
   const admin = kafka.admin({ retry: { retries: 0 } });
   try {
     await admin.connect();
     const [high, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
     const done = new Map((committed?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-    let lag = 0n;
+    const lag = new Map<number, number>();
     for (const p of high) {
       const c = done.get(p.partition) ?? -1n;
-      lag += BigInt(p.high) - (c < 0n ? 0n : c);
+      lag.set(p.partition, Number(BigInt(p.high) - (c < 0n ? 0n : c)));
     }
-    return Number(lag);
+    return lag;
   } catch {
     return undefined;
   } finally {
@@ -196,14 +202,16 @@ export async function groupLag(kafka: Kafka, groupId: string, topic: string): Pr
  */
 export async function waitCaughtUp(kafka: Kafka, groupId: string, topic: string, timeoutMs: number, alive: () => void = () => undefined): Promise<number> {
   const began = Date.now();
-  let last: number | undefined;
+  let last: Map<number, number> | undefined;
   while (Date.now() - began < timeoutMs) {
     alive();
-    last = await groupLag(kafka, groupId, topic);
-    if (last === 0) return Date.now() - began;
+    last = await lagByPartition(kafka, groupId, topic);
+    if (last && [...last.values()].every((l) => l === 0)) return Date.now() - began;
     await sleep(500);
   }
-  throw new Error(`group ${groupId} still has lag ${last ?? '(unknown)'} on ${topic} after ${timeoutMs} ms`);
+  // Which partitions lag says whether one stream stood still or the whole group did.
+  const where = last ? [...last].filter(([, l]) => l > 0).map(([p, l]) => `${p}:${l}`).join(' ') : '(unknown)';
+  throw new Error(`group ${groupId} still has lag on ${topic} after ${timeoutMs} ms (partition:lag ${where})`);
 }
 
 /** Sum of the high watermarks of `topics` (records written, plus transaction markers), or undefined when Kafka does not answer. */

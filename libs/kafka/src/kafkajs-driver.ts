@@ -119,6 +119,7 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
     if (mustRejoin) {
       const err = mustRejoin;
       mustRejoin = undefined;
+      log.info({ topic: batch.topic, partition: batch.partition }, 'a commit was refused by a moved group coordinator: this batch throws so that kafkajs rejoins');
       throw err;
     }
     const last = done.get(k);
@@ -327,12 +328,16 @@ async function waitHeartbeating<T>(done: Promise<T>, heartbeat: () => Promise<vo
   while (!settled) {
     await Promise.race([finished, sleep(HEARTBEAT_EVERY_MS)]);
     if (settled || !heartbeating) continue;
-    try {
-      await heartbeat();
-    } catch (err) {
-      heartbeating = false;
-      log.info({ err: (err as Error).message }, 'heartbeat refused while a batch is in flight (a rebalance); finishing the batch first');
-    }
+    // The batch's end does not wait for a heartbeat under way: one sent to a node just killed
+    // answers only at the request timeout (30 s), and a refused commit's rejoin waits for that end.
+    const beat = heartbeat().then(
+      () => undefined,
+      (err: unknown) => {
+        heartbeating = false;
+        log.info({ err: (err as Error).message }, 'heartbeat refused while a batch is in flight (a rebalance); finishing the batch first');
+      },
+    );
+    await Promise.race([beat, finished]);
   }
   return done;
 }

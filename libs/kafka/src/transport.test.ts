@@ -312,6 +312,25 @@ describe('transport: failures of the broker', () => {
     expect(driver.commits.flat()).toEqual([{ topic: 'in', partition: 0, offset: 2n }]);
   });
 
+  it('at-least-once: records settled without their commit and delivered again before any rejoin are scored again, not taken for a second delivery', async () => {
+    // The 3-node case: a refused commit, and kafkajs fetched the batch it had not resolved again
+    // and again in the same generation; dropping it each time left the group at lag for good.
+    const { driver, batches, events, fetch } = await setup();
+    driver.onCommit = () => Object.assign(new Error('not the coordinator'), { type: 'MEMBER_MUST_REJOIN' });
+    const r = [rec(0, 1), rec(0, 2)];
+    const done = fetch(r);
+    void batches[0]!.ack(r.map(event));
+    await done;
+    driver.onCommit = () => undefined;
+    const again = fetch(r);
+    await settle();
+    expect(batches).toHaveLength(2);
+    void batches[1]!.ack(r.map(event));
+    expect(await again).toEqual(new Map([['in:0', 2n]]));
+    expect(driver.commits.flat()).toEqual([{ topic: 'in', partition: 0, offset: 3n }]);
+    expect(events).not.toContainEqual(expect.objectContaining({ message: expect.stringContaining('delivered a second time') }));
+  });
+
   it('exactly-once: a transaction that failed but committed (outcome unknown) is settled and read back, not redone', async () => {
     const { driver, batches, fetch } = await setup('exactly-once');
     driver.commitThenThrow = true;

@@ -486,6 +486,18 @@ describe('transport: rebalances, release, backpressure, stop', () => {
     expect(driver.transactions.flatMap((t) => ids(t.messages))).toEqual(['e0-1', 'e0-2', 'e0-3']);
   });
 
+  it('exactly-once: one fetch that holds the same offsets twice hands each record out once', async () => {
+    const { driver, batches, events, fetch } = await setup('exactly-once');
+    const r = [rec(2, 5), rec(2, 6)];
+    const done = fetch([...r, rec(2, 5), rec(2, 6), rec(2, 7)]);
+    await settle();
+    expect(batches.map((b) => b.records)).toEqual([[...r, rec(2, 7)]]);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringContaining('2 records the client delivered a second time') }));
+    void batches[0]!.ack([...r, rec(2, 7)].map(event));
+    await done;
+    expect(driver.transactions.flatMap((t) => ids(t.messages))).toEqual(['e2-5', 'e2-6', 'e2-7']);
+  });
+
   it('a failed record stream whose new stream cannot start yet is retried until it starts', async () => {
     const { driver } = await setup();
     let refusals = 2;

@@ -273,6 +273,10 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
       if (holds.size > 0 && heldAt(r.topic, r.partition, offset)) continue;
       kept.push(r);
       handedOut.set(k, { epoch, offset });
+      // Counted here, not at hand-out: a fetch can hold the same offsets twice (two responses, the
+      // old and the new leader's), and the second copy must find the first one in flight. Counted
+      // at hand-out, that let 1,600 records of one partition be scored twice, silently.
+      unsettled.set(k, (unsettled.get(k) ?? 0) + 1);
     }
     if (below > 0) {
       const where = [...again].map(([k, last]) => `${k} up to ${last}`).join(', ');
@@ -296,7 +300,6 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
     queue.push(entry);
     outstanding++;
     setInFlight(kept.length);
-    for (const [k, n] of countByPartition(kept)) unsettled.set(k, (unsettled.get(k) ?? 0) + n);
     if (kept.length === 0) {
       entry.outputs = [];
       scheduleFlush();

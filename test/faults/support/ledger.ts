@@ -30,6 +30,8 @@ export class Ledger {
   private seen = 0;
   /** Input partition and offset of each id's first output (-1: none yet), and where its copies came from. */
   private readonly firstFrom: Float64Array;
+  /** Where each id's first output landed (packed like firstFrom), -1 when not known. */
+  private readonly firstOut: Float64Array;
   private readonly copies = new Map<number, string[]>();
 
   constructor(
@@ -39,6 +41,7 @@ export class Ledger {
     this.out = new Uint16Array(size);
     this.dlq = new Uint16Array(size);
     this.firstFrom = new Float64Array(size).fill(-1);
+    this.firstOut = new Float64Array(size).fill(-1);
   }
 
   id(i: number): string {
@@ -51,19 +54,27 @@ export class Ledger {
     return Number.isInteger(n) && n >= 0 && n < this.size ? n : undefined;
   }
 
-  /** `from`: the input partition and offset the output names (its ce_id), to tell a record scored twice from an input written twice. */
-  countOut(id: string | undefined, from?: { partition: number; offset: number }): void {
+  /**
+   * `from`: the input partition and offset the output names (its ce_id), to tell a record scored
+   * twice from an input written twice; `at`: where the output itself is, to tell a record scored
+   * twice (copies far apart) from a produce request the client wrote twice (copies side by side).
+   */
+  countOut(id: string | undefined, from?: { partition: number; offset: number }, at?: { partition: number; offset: number }): void {
     const i = this.index(id);
     if (i === undefined) return void this.foreign++;
     if (this.out[i] === 0 && this.dlq[i] === 0) this.seen++;
     this.out[i]! += 1;
     if (!from) return;
     // One number per id (partition * 2^40 + offset) keeps the 1,000,000-id ledgers small.
-    const at = from.partition * 2 ** 40 + from.offset;
-    if (this.firstFrom[i] === -1) this.firstFrom[i] = at;
-    else if (this.copies.size < 10 || this.copies.has(i)) {
-      const name = (x: number) => `${Math.floor(x / 2 ** 40)}:${x % 2 ** 40}`;
-      this.copies.set(i, [...(this.copies.get(i) ?? [name(this.firstFrom[i]!)]), name(at)]);
+    const pack = (p: { partition: number; offset: number }) => p.partition * 2 ** 40 + p.offset;
+    const name = (x: number) => `${Math.floor(x / 2 ** 40)}:${x % 2 ** 40}`;
+    const copy = (f: number, o: number) => (o === -1 ? name(f) : `${name(f)} -> out ${name(o)}`);
+    const out = at ? pack(at) : -1;
+    if (this.firstFrom[i] === -1) {
+      this.firstFrom[i] = pack(from);
+      this.firstOut[i] = out;
+    } else if (this.copies.size < 10 || this.copies.has(i)) {
+      this.copies.set(i, [...(this.copies.get(i) ?? [copy(this.firstFrom[i]!, this.firstOut[i]!)]), copy(pack(from), out)]);
     }
   }
 
@@ -254,8 +265,8 @@ export async function readBack(kafka: Kafka, t: { output: string; dlq: string },
   await readToEnd(
     kafka,
     [t.output, t.dlq],
-    (topic, _partition, m) => {
-      if (topic === t.output) ledger.countOut(eventId(m.value), sourceOf(m.headers));
+    (topic, partition, m) => {
+      if (topic === t.output) ledger.countOut(eventId(m.value), sourceOf(m.headers), { partition, offset: Number(m.offset) });
       else ledger.countDlq(deadLetterId(m.headers, m.value), header(m.headers, 'x-error-code'));
     },
     { isolation: 'read_committed', waitForStable: true, timeoutMs: opts.timeoutMs ?? 180_000 },

@@ -60,8 +60,14 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
     });
   let producer: Producer = makeProducer();
   const stableOffsets = stableOffsetsReader(settings);
-  /** Set by a commit the moved group coordinator refused: the next batch to finish makes kafkajs rejoin. */
-  let mustRejoin: Error | undefined;
+  /**
+   * Set by a commit the moved group coordinator refused, for the generation it happened in. Until
+   * kafkajs rejoins, every commit is refused at once and every batch that ends throws: kafkajs
+   * rejoins only once all its fetchers have stopped, and each waits for the batches it handed out.
+   * With one throw, and each later commit retried by kafkajs against the old coordinator (~11 s),
+   * the rejoin came 39 s after the first refusal in a 3-node run.
+   */
+  let mustRejoin: { error: Error; generation: number; thrown: boolean } | undefined;
   let admin: Admin | undefined;
   let consumer: Consumer | undefined;
   let generation = 0;
@@ -116,11 +122,10 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
     // NOT_COORDINATOR error, and reads again from the committed offsets. Waiting for a heartbeat to
     // do it is not enough: once the input is drained no batch or failed heartbeat came, and a CI run
     // sat at lag 1,450 for 5 min.
-    if (mustRejoin) {
-      const err = mustRejoin;
-      mustRejoin = undefined;
-      log.info({ topic: batch.topic, partition: batch.partition }, 'a commit was refused by a moved group coordinator: this batch throws so that kafkajs rejoins');
-      throw err;
+    if (mustRejoin?.generation === generation) {
+      if (!mustRejoin.thrown) log.info({ topic: batch.topic, partition: batch.partition }, 'a commit was refused by a moved group coordinator: the batches that end throw until kafkajs rejoins');
+      mustRejoin.thrown = true;
+      throw mustRejoin.error;
     }
     const last = done.get(k);
     // Only what is done: kafkajs fetches the partition again from the first record not resolved.
@@ -278,6 +283,7 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
     },
     async commit(offsets) {
       if (!consumer || offsets.length === 0) return;
+      if (mustRejoin?.generation === generation) throw rejoinFirst(mustRejoin.error);
       try {
         await consumer.commitOffsets(offsets.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.offset) })));
       } catch (err) {
@@ -288,8 +294,8 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
         // kafkajs's own error, kafkajs rejoins, and the records are delivered again.
         const refused = kafkaErrorsIn(err).find((e) => e.code === 'NOT_COORDINATOR_FOR_GROUP');
         if (refused) {
-          mustRejoin = refused.error as Error;
-          throw Object.assign(new Error(`${(err as Error).message}: kafkajs finds the new coordinator when it rejoins`), { type: 'MEMBER_MUST_REJOIN', cause: err });
+          mustRejoin = { error: refused.error as Error, generation, thrown: false };
+          throw rejoinFirst(err);
         }
         throw err;
       }
@@ -311,6 +317,11 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
       await stableOffsets.close();
     },
   };
+}
+
+/** A commit this member can make only after it rejoins: classified stale, so not retried (errors.ts). */
+function rejoinFirst(err: unknown): Error {
+  return Object.assign(new Error(`${(err as Error).message}: kafkajs finds the new coordinator when it rejoins`), { type: 'MEMBER_MUST_REJOIN', cause: err });
 }
 
 function toRecord(topic: string, partition: number, m: KafkaMessage): SourceRecord {

@@ -220,6 +220,19 @@ the scorer derives it from \`GROUP_INSTANCE_ID\` (the pod name; platformatic) or
   offset this process committed (a client that fetched the group's offsets before the last
   transaction's markers landed starts there) and records a client delivers again while the first
   copies are in flight (within an epoch a partition's offsets only grow).
+- **That guard stalled a kafkajs group (fixed).** It took every re-read within an epoch for a
+  second copy. After a refused commit kafkajs fetched the 1,700 records it had not resolved about
+  250 times a second in the same generation; dropped each time, they were never resolved or
+  committed, and the at-least-once group sat at lag 1,700 with nothing in flight until the case's
+  5 min timeout (one loop run in about ten; a likely cause of CI's failure at stop 23, whose
+  message CI did not show). A partition is now forgotten once none of its records is in flight.
+  Counting in flight only at hand-out then let a fetch that held the same offsets twice through:
+  1,600 exactly-once duplicates in one run, with no warning. A record counts as in flight as soon
+  as intake keeps it.
+- **kafkajs rejoined 39 s after a refused commit (fixed).** kafkajs rejoins only once all its
+  fetchers have stopped, each waiting for the batches it handed out, and it retried each later
+  commit against the old coordinator for about 11 s. Until the rejoin, commits now fail at once and
+  every batch that ends throws.
 - **A pod replaced under a new name cannot fence its predecessor.** Its transactional id is new, so
   the predecessor's open transaction is aborted only by the broker's transaction timeout; the new
   pod waits for it (require_stable), which is why \`TRANSACTION_TIMEOUT_MS\` defaults to 10 s, not

@@ -669,7 +669,12 @@ describe('fault suite', () => {
     // Each record of this scenario takes at least 60 bytes in a fetch (a ~50-byte value, its key and
     // framing), so one fetch response holds at most fetchMaxBytes / 60 of them.
     const inFlightBound = maxInFlight + Math.ceil(fetchMaxBytes / 60);
-    const BOUND_MB = 768;
+    // The scorer's container limit in the chart (helm/sentiment-stream/values.yaml) is 1 GiB: the
+    // bound leaves it 128 MiB. It was 768 MiB while the drain ran at ~10,000 msg/s; at ~14,500 the
+    // platformatic scorer peaked at 754 MiB (main V8 heap 413 MiB committed, external 84 MiB), its
+    // second half no higher than its first (745 -> 749): heap left to a lazy GC, not a leak. The
+    // leak checks are that second-half rule and the in-flight bound.
+    const BOUND_MB = 896;
     const results = [];
     // One client after the other: each drain has the machine to itself, so its rate and memory are its own.
     for (const v of variants(['at-least-once'])) {

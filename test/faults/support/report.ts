@@ -117,8 +117,9 @@ the scorer derives it from \`GROUP_INSTANCE_ID\` (the pod name; platformatic) or
   good one is scored.
 - **Backlog 1,000,000**: a million small messages are written first, then one scorer drains them
   (one client after the other). Passes only if \`sentiment_inflight_messages\` never exceeds
-  \`MAX_INFLIGHT_MESSAGES\` plus one fetch, the RSS stays under 768 MiB, and the second half of the
-  drain is no higher than the first (a leak grows with the backlog).
+  \`MAX_INFLIGHT_MESSAGES\` plus one fetch, the RSS stays under 896 MiB (the chart gives the
+  scorer's container 1 GiB), and the second half of the drain is no higher than the first (a leak
+  grows with the backlog).
 - **3-node cluster**: replication factor 3, \`min.insync.replicas=2\`, 256 MiB heaps. Mid-stream the
   leader of input partition 0 is SIGKILLed and restarted after 5 s, then the leader of output
   partition 0. The scorers are not restarted.

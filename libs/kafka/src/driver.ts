@@ -93,8 +93,9 @@ export interface Driver {
    */
   transaction(chunks: PlacedMessage[][], offsets: PartitionOffset[], context: unknown): Promise<void>;
   /**
-   * After a transaction failed with an unknown outcome: a new producer under the same
-   * transactional id, whose registration waits until the coordinator has settled the old one.
+   * A new producer, after a transaction failed with an unknown outcome or a send stalled. Exactly-
+   * once: under the same transactional id, whose registration waits until the coordinator has
+   * settled the old one.
    */
   renewProducer(): Promise<void>;
   /** At-least-once commit of the group's offsets. */

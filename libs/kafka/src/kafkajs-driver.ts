@@ -273,7 +273,7 @@ export function createKafkajsDriver(kafka: Kafka, settings: KafkaSettings, o: Dr
         try {
           await producer.connect();
           // InitProducerId returns only once the coordinator has finished or aborted the old transaction.
-          await registerTransactionalId(producer);
+          if (o.exactlyOnce) await registerTransactionalId(producer);
           return;
         } catch (err) {
           log.warn({ err: describeKafkaError(err), retryInMs: delay }, 'the transactional producer cannot register yet');

@@ -346,7 +346,7 @@ export function createPlatformaticDriver(settings: KafkaSettings, o: Platformati
         await Promise.race([old.close(true).catch(() => undefined), new Promise((r) => setTimeout(r, 5_000).unref())]);
         try {
           // InitProducerId returns only once the coordinator has finished or aborted the old transaction.
-          await registerTransactionalId(producer);
+          if (o.exactlyOnce) await registerTransactionalId(producer);
           return;
         } catch (err) {
           const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 10_000 });

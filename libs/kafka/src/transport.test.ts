@@ -26,6 +26,8 @@ class FakeDriver implements Driver {
   commitThenThrow = false;
   /** The next transaction never settles (a client stuck looking for its coordinator). */
   hangNextTransaction = false;
+  /** The next send never settles (a client resending to a leader that moved). */
+  hangNextSend = false;
 
   async connect() {}
   async describeTopics(topics: string[]) {
@@ -47,6 +49,10 @@ class FakeDriver implements Driver {
     this.held.push(tpKey(tp.topic, tp.partition));
   }
   async send(messages: PlacedMessage[]) {
+    if (this.hangNextSend) {
+      this.hangNextSend = false;
+      return new Promise<void>(() => undefined);
+    }
     const err = this.onSend(messages);
     if (err) throw err;
     this.sends.push(messages);
@@ -361,6 +367,28 @@ describe('transport: failures of the broker', () => {
       expect(await done).toEqual(new Map([['in:2', 4n]]));
       expect(driver.transactions.map((t) => ids(t.messages))).toEqual([['e2-4']]);
       expect(events).toContainEqual(expect.objectContaining({ type: 'warning', err: expect.stringContaining('did not settle in 60 s') }));
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('at-least-once: a send that never settles is given up after 60 s: producer renewed, sent again, committed', async () => {
+    vi.useFakeTimers();
+    try {
+      const { driver, batches, events, fetch } = await setup();
+      driver.hangNextSend = true;
+      const r = [rec(1, 7)];
+      const done = fetch(r);
+      void batches[0]!.ack(r.map(event));
+      await vi.advanceTimersByTimeAsync(59_000);
+      expect(driver.renewed).toBe(0);
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(driver.renewed).toBe(1);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(await done).toEqual(new Map([['in:1', 7n]]));
+      expect(driver.sends.flatMap(ids)).toEqual(['e1-7']);
+      expect(driver.commits.flat()).toEqual([{ topic: 'in', partition: 1, offset: 8n }]);
+      expect(events).toContainEqual(expect.objectContaining({ type: 'warning', err: expect.stringContaining('the send did not settle in 60 s') }));
     } finally {
       vi.useRealTimers();
     }

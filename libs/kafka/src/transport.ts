@@ -144,6 +144,14 @@ const PUBLISH_BACKOFF = { initialMs: 200, maxMs: 10_000 };
  * healthy transaction takes well under a second, and one that rides out a failover about 10-30 s.
  */
 const TRANSACTION_STALL_MS = 60_000;
+/**
+ * The same for an at-least-once send: given up, the producer renewed, and sent again (a duplicate
+ * at worst). In a 3-node loop run a @platformatic/kafka 2.12.1 producer resent one request to the
+ * killed output leader's node every ~10 s for 4 min: the broker answered NOT_LEADER_OR_FOLLOWER
+ * for one partition, naming its new leader, and the client never moved; 2,725 records sat scored
+ * and unpublished, with no error to retry on.
+ */
+const SEND_STALL_MS = 60_000;
 
 /**
  * The Kafka edge of the service, over one client library (a Driver): consume -> hand out ->
@@ -474,12 +482,13 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
   const untilNotTransient = async (what: string, send: () => Promise<void>): Promise<KafkaErrorInfo | undefined> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        await send();
+        await settledWithin(send(), SEND_STALL_MS, 'the send');
         return undefined;
       } catch (err) {
         const info = classifyKafkaError(err);
         if (stopSignal.signal.aborted) throw new Stopped();
         if (info.kind !== 'retriable' && info.kind !== 'fenced') return info;
+        if (info.code === 'STALLED') await driver.renewProducer();
         const delay = backoffDelay(attempt, PUBLISH_BACKOFF);
         if (attempt === 1 || attempt % 10 === 0) emit({ type: 'warning', message: `${what} failed; retrying in ${delay} ms`, err: `${info.code}: ${info.message}` });
         await sleep(delay, stopSignal.signal);
@@ -595,7 +604,7 @@ export function createTransport(driver: Driver, o: TransportOptions): Transport 
   const transactUntilSettled = async (items: Item[], offsets: PartitionOffset[], context: unknown): Promise<'committed' | 'stale' | KafkaErrorInfo> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        await settledWithin(driver.transaction(bySize(items, chunkBytes()).map((chunk) => chunk.map((it) => it.message)), offsets, context), TRANSACTION_STALL_MS);
+        await settledWithin(driver.transaction(bySize(items, chunkBytes()).map((chunk) => chunk.map((it) => it.message)), offsets, context), TRANSACTION_STALL_MS, 'the transaction');
         return 'committed';
       } catch (err) {
         const info = classifyKafkaError(err);
@@ -943,11 +952,11 @@ function groupByInput(items: Item[]): Map<string, Item[]> {
   return groups;
 }
 
-/** `work`, or a retriable TRANSACTION_STALLED error once `ms` pass without it settling (the work is abandoned, not stopped). */
-function settledWithin<T>(work: Promise<T>, ms: number): Promise<T> {
+/** `work`, or a retriable STALLED error once `ms` pass without it settling (the work is abandoned, not stopped). */
+function settledWithin<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const stalled = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`the transaction did not settle in ${ms / 1000} s`), { type: 'TRANSACTION_STALLED' })), ms);
+    timer = setTimeout(() => reject(Object.assign(new Error(`${what} did not settle in ${ms / 1000} s`), { type: 'STALLED' })), ms);
   });
   // The abandoned work may still fail later: that is expected, not an unhandled rejection.
   work.catch(() => undefined);

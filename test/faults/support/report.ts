@@ -230,6 +230,11 @@ the scorer derives it from \`GROUP_INSTANCE_ID\` (the pod name; platformatic) or
   Counting in flight only at hand-out then let a fetch that held the same offsets twice through:
   1,600 exactly-once duplicates in one run, with no warning. A record counts as in flight as soon
   as intake keeps it.
+- **An at-least-once platformatic producer stood still for 4 min (contained).** After the output
+  leader's node was killed it resent one produce request to that node every ~10 s; the broker
+  answered NOT_LEADER_OR_FOLLOWER for one partition, naming its new leader, and the client never
+  moved (strace). 2,725 records sat scored and unpublished, no error to retry on, and the row took
+  311 s. A send not settled in 60 s is now given up and sent again by a new producer.
 - **kafkajs rejoined 39 s after a refused commit (fixed).** kafkajs rejoins only once all its
   fetchers have stopped, each waiting for the batches it handed out, and it retried each later
   commit against the old coordinator for about 11 s. Until the rejoin, commits now fail at once and

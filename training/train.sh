@@ -55,6 +55,7 @@ if [ "$distil" = 1 ]; then
   echo "== [2/8] teacher $TEACHER and the transfer set it labels" >&2
   TEACHER_DIR="${TEACHER_DIR:-$REPO/models/$TEACHER}"   # env TEACHER_DIR: another teacher folder
   if [ ! -f "$TEACHER_DIR/config.json" ]; then bash "$HERE/train-teacher.sh" "$TEACHER"; fi
+  bash "$HERE/fetch-teacher.sh"   # --init-emb teacher reads the encoder's tokenizer and embeddings
   # env PER_TEXT_OVERRIDE / AUGMENT_ARGS: a smaller transfer set for a smoke run
   "$PY" augment.py "$WORK" --model "$MODEL" --per-text "${PER_TEXT_OVERRIDE:-$PER_TEXT}" ${AUGMENT_ARGS:-}
   node teacher-logits.mjs "$TEACHER_DIR" "$WORK/transfer.txt" "$WORK/teacher_logits.f32"

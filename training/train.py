@@ -91,6 +91,11 @@ def parse_args():
     ap.add_argument("--patience", type=int, default=6, help="evaluations without improvement")
     ap.add_argument("--class-weights", action="store_true",
                     help="inverse-frequency class weights (imbalanced TweetEval)")
+    ap.add_argument("--logit-adjust", action="store_true",
+                    help="gold cross-entropy on logits + log(class prior) (Menon et al. 2021): the logits "
+                         "themselves stay class-balanced, like a class-weighted teacher's")
+    ap.add_argument("--class-weight-power", type=float, default=1.0,
+                    help="with --class-weights: (inverse frequency)^p, 0.5 = tempered")
     ap.add_argument("--length-weight", type=float, default=0.0,
                     help="weight each example's loss by (its length)^w: SST dev holds full sentences "
                          "while most training rows are short phrases")
@@ -171,8 +176,15 @@ def train_one(args, seed, vocab, lex, data_, n_classes, metric_name, deadline):
     weight = None
     if args.class_weights:
         counts = np.bincount([y for y in tr_y if y >= 0], minlength=n_classes).astype(np.float64)
-        weight = torch.tensor(counts.sum() / (n_classes * counts), dtype=torch.float32)
+        weight = torch.tensor((counts.sum() / (n_classes * counts)) ** args.class_weight_power,
+                              dtype=torch.float32)
         log(f"class weights {[round(w, 3) for w in weight.tolist()]}")
+
+    log_prior = None
+    if args.logit_adjust:
+        counts = np.bincount([y for y in tr_y if y >= 0], minlength=n_classes).astype(np.float64)
+        log_prior = torch.tensor(np.log(counts / counts.sum()), dtype=torch.float32)
+        log(f"logit adjustment {[round(v, 3) for v in log_prior.tolist()]}")
 
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = math.ceil(len(tr_ids) / args.batch_size)
@@ -196,7 +208,8 @@ def train_one(args, seed, vocab, lex, data_, n_classes, metric_name, deadline):
                 loss = F.mse_loss(logits, soft[idx])
                 gold = y >= 0
                 if args.alpha > 0 and bool(gold.any()):
-                    loss = loss + args.alpha * F.cross_entropy(logits[gold], y[gold], weight=weight)
+                    gl = logits[gold] if log_prior is None else logits[gold] + log_prior
+                    loss = loss + args.alpha * F.cross_entropy(gl, y[gold], weight=weight)
             elif args.length_weight > 0:
                 ce = F.cross_entropy(model(x, m), y, weight=weight, reduction="none")
                 w = m.sum(1).clamp(min=1).float() ** args.length_weight

@@ -29,7 +29,8 @@ DATASETS = {
     "tweeteval-bilstm": {
         # 2.0.0: distilled from tweeteval-minilm over an augmented transfer set, emoji names, windows
         # 2.1.0: the same recipe, distilled from tweeteval-minilm 1.1.0 (macro-recall 0.7155 -> 0.7169)
-        "version": "2.1.0",
+        # 2.2.0: hidden 160 instead of 128, 3 epochs instead of 2 (0.7169 -> 0.7242)
+        "version": "2.2.0",
         "dataset": "tweeteval-sentiment",
         "train": "tweeteval-sentiment/train.tsv",
         "dev": "tweeteval-sentiment/dev.tsv",

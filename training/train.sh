@@ -20,7 +20,7 @@ case "$MODEL" in
                     DISTIL=(--epochs 2 --ema 0.999 --evals-per-epoch 4 --patience 6 --alpha 0.5 --init-emb teacher --max-minutes 40) ;;
   tweeteval-bilstm) MAX_LEN=128; TEACHER=tweeteval-minilm; PER_TEXT=1.5
                     PLAIN=(--epochs 4 --evals-per-epoch 2 --patience 4 --class-weights)
-                    DISTIL=(--epochs 2 --ema 0.999 --evals-per-epoch 4 --patience 6 --alpha 0.5 --class-weights --init-emb teacher --max-minutes 40) ;;
+                    DISTIL=(--epochs 3 --hidden 160 --ema 0.999 --evals-per-epoch 4 --patience 6 --alpha 0.5 --class-weights --init-emb teacher --max-minutes 60) ;;
   *) echo "usage: bash training/train.sh sst2-bilstm|tweeteval-bilstm|sst2-minilm|tweeteval-minilm [train.py args]" >&2; exit 2 ;;
 esac
 WINDOW_STRIDE=96        # texts longer than MAX_LEN tokens are read in windows 96 tokens apart

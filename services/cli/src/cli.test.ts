@@ -140,12 +140,11 @@ describe('the shipped models on their dev sets', () => {
   // Per model (issue 14): the distilled BiLSTMs and the MiniLM teachers; a folder of another name
   // falls back to its dataset's floor from before (issue 3). Issue 14 asks 0.87 (sst2-bilstm), 0.89
   // (sst2-minilm) and 0.72 (tweeteval-bilstm); the models reach 0.8773 (765/872), 0.8968 (782/872) and
-  // 0.7169 (training/README.md): the SST-2 models are held to the issue's floors, tweeteval-bilstm
-  // guards what was reached, not the issue's floor, which stays open.
+  // 0.7242 (2.2.0; training/README.md), each held to the issue's floor.
   const floors: Record<string, { metric: 'accuracy' | 'macro_recall'; floor: number }> = {
     'sst2-bilstm': { metric: 'accuracy', floor: 0.87 },
     'sst2-minilm': { metric: 'accuracy', floor: 0.89 },
-    'tweeteval-bilstm': { metric: 'macro_recall', floor: 0.71 },
+    'tweeteval-bilstm': { metric: 'macro_recall', floor: 0.72 },
     'tweeteval-minilm': { metric: 'macro_recall', floor: 0.72 },
     sst2: { metric: 'accuracy', floor: 0.85 },
     'tweeteval-sentiment': { metric: 'macro_recall', floor: 0.62 },

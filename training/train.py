@@ -173,16 +173,15 @@ def train_one(args, seed, vocab, lex, data_, n_classes, metric_name, deadline):
     if args.soft:
         soft = torch.from_numpy(np.load(args.soft)).float()
         assert soft.shape == (len(tr_ids), n_classes), f"{args.soft}: shape {tuple(soft.shape)}, want {(len(tr_ids), n_classes)}"
+    counts = np.bincount([y for y in tr_y if y >= 0], minlength=n_classes).astype(np.float64)  # gold labels
     weight = None
     if args.class_weights:
-        counts = np.bincount([y for y in tr_y if y >= 0], minlength=n_classes).astype(np.float64)
         weight = torch.tensor((counts.sum() / (n_classes * counts)) ** args.class_weight_power,
                               dtype=torch.float32)
         log(f"class weights {[round(w, 3) for w in weight.tolist()]}")
 
     log_prior = None
     if args.logit_adjust:
-        counts = np.bincount([y for y in tr_y if y >= 0], minlength=n_classes).astype(np.float64)
         log_prior = torch.tensor(np.log(counts / counts.sum()), dtype=torch.float32)
         log(f"logit adjustment {[round(v, 3) for v in log_prior.tolist()]}")
 

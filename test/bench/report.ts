@@ -150,7 +150,7 @@ export interface Results {
     scorer_over_naive: number;
   }[];
   paired_median?: { scorer_over_model_only: number; scorer_over_naive: number } | null;
-  memory: { variant: string; rss_mb: number; msgs_per_s: number; cpu_s_per_1k: number; outputs: number; stats?: MemoryStats; gc_ms_per_1k?: number }[];
+  memory: { variant: string; round?: number; rss_mb: number; msgs_per_s: number; cpu_s_per_1k: number; outputs: number; stats?: MemoryStats; gc_ms_per_1k?: number }[];
   memory_steps?: { model: string; variant: string; steps: { step: string; rss_mb: number; delta_mb: number; peak_mb: number }[] } | null;
   profile: { messages: number; window_s: number | null; threads: ThreadProfile[] } | null;
   /** One row per model folder (and the one-message-at-a-time transformer). */
@@ -464,8 +464,22 @@ export function renderMarkdown(r: Results): string {
     L.push('');
     L.push('| settings | peak RSS MB | msgs/s | CPU s / 1k | main-thread GC ms / 1k |');
     L.push('|---|---:|---:|---:|---:|');
-    for (const x of r.memory) L.push(`| ${x.variant} | ${n0(x.rss_mb)} | ${n0(x.msgs_per_s)} | ${n3(x.cpu_s_per_1k)} | ${n1(x.gc_ms_per_1k)} |`);
+    for (const x of r.memory) L.push(`| ${x.variant}${x.round ? ` (round ${x.round})` : ''} | ${n0(x.rss_mb)} | ${n0(x.msgs_per_s)} | ${n3(x.cpu_s_per_1k)} | ${n1(x.gc_ms_per_1k)} |`);
     L.push('');
+    const byVariant = new Map<string, typeof r.memory>();
+    for (const x of r.memory) byVariant.set(x.variant, [...(byVariant.get(x.variant) ?? []), x]);
+    if ([...byVariant.values()].some((xs) => xs.length > 1)) {
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+      L.push('Medians over the rounds (range of peak RSS in brackets):');
+      L.push('');
+      L.push('| settings | rounds | peak RSS MB | msgs/s | CPU s / 1k |');
+      L.push('|---|---:|---:|---:|---:|');
+      for (const [variant, xs] of byVariant) {
+        const rss = xs.map((x) => x.rss_mb);
+        L.push(`| ${variant} | ${xs.length} | **${n0(median(rss))}** (${n0(Math.min(...rss))}-${n0(Math.max(...rss))}) | ${n0(median(xs.map((x) => x.msgs_per_s)))} | ${n3(median(xs.map((x) => x.cpu_s_per_1k)))} |`);
+      }
+      L.push('');
+    }
   }
   if (memRows.length) {
     L.push('### Where the scorer\'s memory is at its peak (MB, the sample with the highest RSS)');

@@ -81,6 +81,11 @@ describe.each(Object.entries(images))('%s Dockerfile', (_name, image) => {
     // A read-only root filesystem leaves /tmp as the only writable place, so HOME points there.
     expect(keyword(runtime, 'ENV').map(content).join('\n')).toMatch(/HOME=\/tmp/);
   });
+
+  it("bounds V8's young generation wherever it runs (NODE_OPTIONS, which make bench's scorer runs with too)", () => {
+    const env = keyword(final(image), 'ENV').map(content).join('\n');
+    expect(env).toMatch(/NODE_OPTIONS=--max-semi-space-size=8\b/);
+  });
 });
 
 describe('GPU Dockerfile', () => {

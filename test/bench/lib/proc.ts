@@ -4,8 +4,11 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../support/net.js';
+import { imageRuntimeEnv } from './image.js';
 
 const SYSTEM = fileURLToPath(new URL('../system.mjs', import.meta.url));
+/** Every system runs with the container image's runtime flags (NODE_OPTIONS), as the image runs the scorer. */
+const IMAGE_ENV = imageRuntimeEnv();
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
 
 export interface ProcSample {
@@ -51,11 +54,11 @@ export interface SystemProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `node [nodeArgs] test/bench/system.mjs <kind>` with `env` on top of PATH only; logs go to `logFile`. */
+/** Starts `node [nodeArgs] test/bench/system.mjs <kind>` with `env` on top of PATH and the image's runtime env only; logs go to `logFile`. */
 export async function startSystem(kind: string, env: Record<string, string>, logFile: string, nodeArgs: string[] = []): Promise<SystemProcess> {
   const statusPort = await freePort();
   const child = spawn(process.execPath, [...nodeArgs, SYSTEM, kind], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', STATUS_PORT: String(statusPort), ...env },
+    env: { PATH: process.env.PATH ?? '', ...IMAGE_ENV, LOG_LEVEL: 'warn', STATUS_PORT: String(statusPort), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log = createWriteStream(logFile);

@@ -9,6 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CostTermOut, ModelCost } from './lib/onnx.js';
+import { spread } from './lib/tail.js';
 import type { ThreadProfile } from './profile.js';
 
 type Num = number | null | undefined;
@@ -469,14 +470,13 @@ export function renderMarkdown(r: Results): string {
     const byVariant = new Map<string, typeof r.memory>();
     for (const x of r.memory) byVariant.set(x.variant, [...(byVariant.get(x.variant) ?? []), x]);
     if ([...byVariant.values()].some((xs) => xs.length > 1)) {
-      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
       L.push('Medians over the rounds (range of peak RSS in brackets):');
       L.push('');
       L.push('| settings | rounds | peak RSS MB | msgs/s | CPU s / 1k |');
       L.push('|---|---:|---:|---:|---:|');
       for (const [variant, xs] of byVariant) {
-        const rss = xs.map((x) => x.rss_mb);
-        L.push(`| ${variant} | ${xs.length} | **${n0(median(rss))}** (${n0(Math.min(...rss))}-${n0(Math.max(...rss))}) | ${n0(median(xs.map((x) => x.msgs_per_s)))} | ${n3(median(xs.map((x) => x.cpu_s_per_1k)))} |`);
+        const rss = spread(xs.map((x) => x.rss_mb));
+        L.push(`| ${variant} | ${xs.length} | **${n0(rss.median)}** (${n0(rss.min)}-${n0(rss.max)}) | ${n0(spread(xs.map((x) => x.msgs_per_s)).median)} | ${n3(spread(xs.map((x) => x.cpu_s_per_1k)).median)} |`);
       }
       L.push('');
     }

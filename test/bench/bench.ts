@@ -685,19 +685,21 @@ async function modelCost(spec: ModelSpec, texts: string[]): Promise<ModelCost> {
   const config = JSON.parse(readFileSync(join(spec.dir, 'config.json'), 'utf8')) as { max_length: number };
   const tok = await loadTokenizer(spec.dir, config.max_length, 20_000);
   const lengths = tok.encode(texts).map((r) => Math.max(1, r.length));
+  const { subBatches } = (await import('../../libs/model/dist/encode.js')) as typeof import('../../libs/model/src/encode.js');
   let useful = 0;
   let padded = 0;
   let usefulTok = 0;
   let paddedTok = 0;
+  let runs = 0;
   for (let i = 0; i < lengths.length; i += DEFAULT_BATCH) {
-    const batch = lengths.slice(i, i + DEFAULT_BATCH).sort((a, b) => a - b);
-    for (let j = 0; j < batch.length; j += 64) {
-      const bucket = batch.slice(j, j + 64);
-      const longest = bucket[bucket.length - 1]!;
-      for (const l of bucket) {
-        useful += rowOps(terms, l);
+    const batch = lengths.slice(i, i + DEFAULT_BATCH);
+    for (const run of subBatches(batch)) {
+      const longest = Math.max(...run.map((r) => batch[r]!));
+      runs++;
+      for (const r of run) {
+        useful += rowOps(terms, batch[r]!);
         padded += rowOps(terms, longest);
-        usefulTok += l;
+        usefulTok += batch[r]!;
         paddedTok += longest;
       }
     }
@@ -712,6 +714,7 @@ async function modelCost(spec: ModelSpec, texts: string[]): Promise<ModelCost> {
     terms,
     tokens_mean: usefulTok / n,
     padded_tokens_mean: paddedTok / n,
+    rows_per_run_mean: n / runs,
     useful_ops_per_text: useful / n,
     padded_ops_per_text: padded / n,
     recurrent_share: rec / useful,
@@ -756,9 +759,9 @@ async function measurePeak(cost: ModelCost): Promise<PeakResult[]> {
   chain('fp32 GEMM 256 x 256 x 256', 256, 256, 256, 64);
   if (cost.lstm) {
     const { hidden: h, input } = cost.lstm;
-    const rows = Math.round(64 * cost.padded_tokens_mean);
-    chain(`LSTM input projection: [64 rows x ${Math.round(cost.padded_tokens_mean)} steps, ${input}] x [${input}, ${4 * h}]`, rows, input, 4 * h, 8);
-    chain(`LSTM recurrence step: [64, ${h}] x [${h}, ${4 * h}]`, 64, h, 4 * h, 64);
+    const runRows = Math.round(cost.rows_per_run_mean);
+    chain(`LSTM input projection: [${runRows} rows x ${Math.round(cost.padded_tokens_mean)} steps, ${input}] x [${input}, ${4 * h}]`, runRows * Math.round(cost.padded_tokens_mean), input, 4 * h, 8);
+    chain(`LSTM recurrence step: [${runRows}, ${h}] x [${h}, ${4 * h}]`, runRows, h, 4 * h, 64);
     chain(`LSTM recurrence step at batch 1: [1, ${h}] x [${h}, ${4 * h}]`, 1, h, 4 * h, 64);
   }
   {

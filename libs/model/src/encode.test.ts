@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packBatch, softmaxRows, windowRows } from './encode.js';
+import { packBatch, softmaxRows, subBatches, windowRows } from './encode.js';
 
 describe('packBatch', () => {
   it('pads on the right to the longest row of the batch, not to max_length', () => {
@@ -28,6 +28,35 @@ describe('packBatch', () => {
     const p = packBatch([[1, 2], [], [3]], 9);
     expect([...p.inputIds]).toEqual([1n, 2n, 9n, 9n, 3n, 9n]);
     expect([...p.attentionMask]).toEqual([1n, 1n, 1n, 0n, 1n, 0n]);
+  });
+});
+
+describe('subBatches', () => {
+  it('sorts rows by length and cuts a run at the row cap', () => {
+    expect(subBatches([3, 1, 2, 1, 5], { rows: 2, tokens: 100 })).toEqual([[1, 3], [2, 0], [4]]);
+  });
+
+  it('cuts a run before the row that would take it past the token cap', () => {
+    // sorted lengths 2, 2, 3, 4, 10: (2 rows x 2) = 4 fits, 3 x 3 = 9 > 8 cuts; 2 x 4 = 8 fits; 2 x 10 cuts
+    expect(subBatches([10, 2, 3, 2, 4], { rows: 64, tokens: 8 })).toEqual([[1, 3], [2, 4], [0]]);
+  });
+
+  it('runs a row longer than the token cap alone, and counts an empty row as one step', () => {
+    expect(subBatches([0, 0, 20, 0], { rows: 64, tokens: 2 })).toEqual([[0, 1], [3], [2]]);
+  });
+
+  it('keeps every row exactly once, each run within both caps', () => {
+    const lengths = Array.from({ length: 500 }, (_, i) => ((i * 7919) % 128) + 1);
+    const runs = subBatches(lengths);
+    expect(runs.flat().sort((a, b) => a - b)).toEqual(lengths.map((_, i) => i));
+    for (const run of runs) {
+      expect(run.length).toBeLessThanOrEqual(64);
+      expect(run.length * Math.max(...run.map((i) => lengths[i]!))).toBeLessThanOrEqual(1024);
+    }
+  });
+
+  it('returns no run for no rows', () => {
+    expect(subBatches([])).toEqual([]);
   });
 });
 

@@ -10,14 +10,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { packBatch } from './encode.js';
+import { packBatch, subBatches } from './encode.js';
 import { parseWindowStride } from './model-folder.js';
 import { nowMs, type FromTokenizer, type FromWorker, type ProviderName, type TokenizerInit, type ToTokenizer, type ToWorker, type WorkerInit } from './protocol.js';
 import { startWorker } from './worker-entry.js';
 
 const init = workerData as WorkerInit;
-/** Rows per ONNX Runtime call after sorting by length (measured best on 2 CPU cores: 32-64). */
-const BUCKET_ROWS = 64;
 const port = parentPort!;
 const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
@@ -179,13 +177,10 @@ async function main(): Promise<void> {
     const t1 = nowMs();
     const rows: Int32Array[] = [];
     for (let r = 0; r + 1 < offsets.length; r++) rows.push(ids.subarray(offsets[r]!, offsets[r + 1]!));
-    // Length bucketing: a batch pads to its longest text, so sorting by length and running
-    // sub-batches of similar length spends the LSTM's steps on tokens, not on padding.
-    const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.length - rows[b]!.length);
+    // Length bucketing, within a row and a token cap per run (encode.ts SUB_BATCH).
     const rowLogits = new Float32Array(rows.length * classes);
     let seqLen = 0;
-    for (let start = 0; start < order.length; start += BUCKET_ROWS) {
-      const bucket = order.slice(start, start + BUCKET_ROWS);
+    for (const bucket of subBatches(rows.map((r) => r.length))) {
       const result = await infer(bucket.map((i) => rows[i]!));
       seqLen = Math.max(seqLen, result.seqLen);
       bucket.forEach((row, n) => rowLogits.set(result.data.subarray(n * classes, (n + 1) * classes), row * classes));

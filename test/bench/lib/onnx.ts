@@ -155,8 +155,10 @@ export function readOnnxGraph(model: Uint8Array): OnnxGraph {
 export interface ModelCost {
   terms: CostTerm[];
   tokens_mean: number;
-  /** Tokens the worker's batches run, padding included: batches of 256 sorted by length, 64 rows per ORT call padded to the longest. */
+  /** Tokens the worker's batches run, padding included: batches of 256 split as the worker splits them (encode.ts subBatches), each run padded to its longest. */
   padded_tokens_mean: number;
+  /** Rows per ONNX Runtime run, on average, as the worker splits the batches. */
+  rows_per_run_mean: number;
   useful_ops_per_text: number;
   padded_ops_per_text: number;
   recurrent_share: number;

@@ -19,11 +19,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { transportSettings } from '@sentiment-stream/kafka';
 import { scorerSettings } from '@sentiment-stream/scorer';
-import { imageRuntimeEnv } from './lib/image.js';
 import { countRecords, createKafka, createProducer, createTopics, produceAll, readTopic, withAdmin } from './lib/kafka.js';
 import { modelSpecs, type ModelSpec } from './lib/models.js';
 import { costTerms, matmulChainModel, matmulIntegerModel, readOnnxGraph, rowOps, type ModelCost } from './lib/onnx.js';
-import { machineBusyS, procSample, promSum, sleep, startSystem, type ProcSample, type SystemProcess } from './lib/proc.js';
+import { IMAGE, machineBusyS, procSample, promSum, sleep, startSystem, type ProcSample, type SystemProcess } from './lib/proc.js';
 import { DatasetsError, describe, loadPools, sample, type PoolItem } from './lib/sample.js';
 import { attributeTail, readJvmPauses, spread, type Pause, type SecondStats } from './lib/tail.js';
 import { summarizeProfiles } from './profile.js';
@@ -81,6 +80,8 @@ const cfg = {
   maxRate: env.BENCH_MAX_RATE ? Number(env.BENCH_MAX_RATE) : null,
   /** Extra settings, `K=V,K=V` (e.g. INTRA_OP_THREADS=2), for every run of the real scorer. */
   scorerEnv: Object.fromEntries((env.BENCH_SCORER_ENV ?? '').split(',').filter((kv) => kv.includes('=')).map((kv) => kv.split('=', 2) as [string, string])),
+  /** BENCH_IMAGE_FLAGS=0: run the scorer without the image's node flags and runtime env (V8's own heap sizing), to compare. */
+  imageFlags: env.BENCH_IMAGE_FLAGS !== '0',
   /** Messages per memory variant (RSS keeps rising for a while as longer texts and bigger fetches show up). */
   memoryCap: num('BENCH_MEMORY_CAP', 20_000, 50_000),
   /** Interleaved rounds of the memory variants (a drain's peak RSS moves by tens of MB from run to run). */
@@ -285,6 +286,8 @@ interface DrainOptions {
   target: number;
   keepLabels: boolean;
   nodeArgs?: string[];
+  /** false: without the image's node flags and runtime env (default: cfg.imageFlags). */
+  image?: boolean;
   /** Stop with SIGTERM and wait (a CPU profile is written at exit) instead of SIGKILL. */
   graceful?: boolean;
   /** Count the bytes the broker holds for the outputs. */
@@ -313,6 +316,7 @@ async function drain(name: string, phase: string, opts: DrainOptions): Promise<D
     },
     join(tmpDir, `${name}.log`),
     opts.nodeArgs,
+    opts.image ?? cfg.imageFlags,
   );
   const stats = watchStats(sys);
   let clock: { hr_us: number; wall_ms: number } | null = null;
@@ -546,6 +550,8 @@ async function openLoop(fraction: number, maxRate: number, client: string, repea
     'scorer',
     { KAFKA_BROKERS: brokers.join(','), INPUT_TOPICS: input, OUTPUT_TOPIC: out, DLQ_TOPIC: dlq, GROUP_ID: `bench.${RUN}.${tag}`, MODEL: cfg.model, ...cfg.scorerEnv, KAFKA_CLIENT: client },
     join(tmpDir, `${tag}.log`),
+    [],
+    cfg.imageFlags,
   );
   const stats = watchStats(sys);
   await sys.ready();
@@ -975,24 +981,22 @@ if (cfg.phases.includes('memory')) {
   memorySteps = line ? (JSON.parse(line) as Results['memory_steps']) : null;
   if (!memorySteps) say('memory', `memory.mjs failed: ${steps.stderr.trim().split('\n').pop()}`);
   // Peak RSS of the scorer (default settings otherwise) under settings that bound memory without code
-  // changes: the image's own runtime flags (every system here runs with them, lib/image.ts), V8's
-  // sizing without them, and what a user can add. Interleaved rounds: one drain's peak moves by
-  // tens of MB from run to run, so the report gives each variant's median.
-  const image = Object.entries(imageRuntimeEnv()).map(([k, v]) => `${k}=${v}`).join(' ');
-  const variants: [string, { env?: Record<string, string>; nodeArgs?: string[] }][] = [
-    [`default (the image's ${image || 'environment'})`, {}],
-    ["V8's own heap sizing (NODE_OPTIONS unset)", { env: { NODE_OPTIONS: '' } }],
+  // changes: the image's own node flags and runtime env (every system here runs with them,
+  // lib/image.ts), V8's sizing without them, and what a user can change. Interleaved rounds: one
+  // drain's peak moves by tens of MB from run to run, so the report gives each variant's median.
+  const image = [...IMAGE.nodeArgs, ...Object.entries(IMAGE.env).map(([k, v]) => `${k}=${v}`)].join(' ');
+  const variants: [string, { env?: Record<string, string>; nodeArgs?: string[]; image?: boolean }][] = [
+    [`default (the image's ${image || 'node'})`, {}],
+    ["V8's own heap sizing (without the image's flags)", { image: false }],
     ['MALLOC_ARENA_MAX=2', { env: { MALLOC_ARENA_MAX: '2' } }],
-    // One fetch response is what the transport holds beyond MAX_INFLIGHT_MESSAGES: 1 MiB is ~7,000 records here.
-    ['FETCH_MAX_BYTES=262144', { env: { FETCH_MAX_BYTES: String(256 << 10) } }],
-    // V8 flags Node refuses in NODE_OPTIONS: on the command line (an image would set them in its ENTRYPOINT).
-    ['node --heap-growing-percent=50 --initial-old-space-size=32', { nodeArgs: ['--heap-growing-percent=50', '--initial-old-space-size=32'] }],
+    // One fetch response is what the transport holds beyond MAX_INFLIGHT_MESSAGES: 1 MiB (the default before 2026-12-04) is ~7,000 records here.
+    ['FETCH_MAX_BYTES=1048576', { env: { FETCH_MAX_BYTES: String(1 << 20) } }],
     ['node --optimize-for-size', { nodeArgs: ['--optimize-for-size'] }],
     ...cfg.clients.filter((c) => c !== DEFAULT_CLIENT).map((c): [string, { env: Record<string, string> }] => [`KAFKA_CLIENT=${c}`, { env: { KAFKA_CLIENT: c } }]),
   ];
   for (let round = 0; round < cfg.memoryRounds; round++) {
     for (const [label, v] of variants) {
-      const r = await drain(`mem-${memory.length}`, 'memory', { kind: 'scorer', env: v.env ?? {}, ...(v.nodeArgs ? { nodeArgs: v.nodeArgs } : {}), target: Math.min(cfg.n, cfg.memoryCap), keepLabels: false });
+      const r = await drain(`mem-${memory.length}`, 'memory', { kind: 'scorer', env: v.env ?? {}, ...(v.nodeArgs ? { nodeArgs: v.nodeArgs } : {}), ...(v.image === false ? { image: false } : {}), target: Math.min(cfg.n, cfg.memoryCap), keepLabels: false });
       memory.push({ variant: label, round, rss_mb: r.rss_mb, msgs_per_s: r.msgs_per_s, cpu_s_per_1k: r.cpu_s_per_1k, outputs: r.outputs, ...(r.memory ? { stats: r.memory } : {}), ...(r.gc ? { gc_ms_per_1k: r.gc.ms_per_1k } : {}) });
     }
   }
@@ -1102,6 +1106,7 @@ const results: Results = {
     naive_s: cfg.naiveS,
     max_rate: cfg.maxRate,
     scorer_env: cfg.scorerEnv,
+    image: cfg.imageFlags ? IMAGE : null,
     full_drain_max_s: cfg.fullDrainMaxS,
     compression_cap: cfg.compressionCap,
     model_cap: cfg.modelCap,

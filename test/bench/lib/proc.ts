@@ -4,11 +4,11 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../support/net.js';
-import { imageRuntimeEnv } from './image.js';
+import { imageRuntime } from './image.js';
 
 const SYSTEM = fileURLToPath(new URL('../system.mjs', import.meta.url));
-/** Every system runs with the container image's runtime flags (NODE_OPTIONS), as the image runs the scorer. */
-const IMAGE_ENV = imageRuntimeEnv();
+/** Every system runs with the container image's node flags and runtime env, as the image runs the scorer. */
+export const IMAGE = imageRuntime();
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
 
 export interface ProcSample {
@@ -54,11 +54,15 @@ export interface SystemProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `node [nodeArgs] test/bench/system.mjs <kind>` with `env` on top of PATH and the image's runtime env only; logs go to `logFile`. */
-export async function startSystem(kind: string, env: Record<string, string>, logFile: string, nodeArgs: string[] = []): Promise<SystemProcess> {
+/**
+ * Starts `node [the image's node flags] [nodeArgs] test/bench/system.mjs <kind>` with `env` on top of
+ * PATH and the image's runtime env only (`image: false`: neither, V8's and Node's own defaults); logs
+ * go to `logFile`.
+ */
+export async function startSystem(kind: string, env: Record<string, string>, logFile: string, nodeArgs: string[] = [], image = true): Promise<SystemProcess> {
   const statusPort = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, SYSTEM, kind], {
-    env: { PATH: process.env.PATH ?? '', ...IMAGE_ENV, LOG_LEVEL: 'warn', STATUS_PORT: String(statusPort), ...env },
+  const child = spawn(process.execPath, [...(image ? IMAGE.nodeArgs : []), ...nodeArgs, SYSTEM, kind], {
+    env: { PATH: process.env.PATH ?? '', ...(image ? IMAGE.env : {}), LOG_LEVEL: 'warn', STATUS_PORT: String(statusPort), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log = createWriteStream(logFile);

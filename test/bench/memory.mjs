@@ -3,10 +3,10 @@
 //   node test/bench/memory.mjs [arena|no-arena] [MODEL name or folder] [--json] [DATASETS_DIR]
 //
 // Loads what the inference worker loads (ONNX Runtime session with the worker's options, the
-// transformers.js tokenizer), then runs the longest texts of the datasets at the worker's sub-batch
-// size (64 rows) and as one 256- and one 1024-row batch, printing VmRSS / VmHWM after each step
-// (--json: one JSON line at the end, for bench.ts). `no-arena` creates the session with
-// enableCpuMemArena: false, to show what ORT's arena holds on to.
+// transformers.js tokenizer), then runs the longest texts of the datasets in calls of 256 split as
+// the worker splits them (encode.ts subBatches) and as one 256- and one 1024-row batch, printing
+// VmRSS / VmHWM after each step (--json: one JSON line at the end, for bench.ts). `no-arena`
+// creates the session with enableCpuMemArena: false, to show what ORT's arena holds on to.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isAbsolute, join } from 'node:path';
@@ -46,7 +46,7 @@ const session = await ort.InferenceSession.create(`${dir}/model.onnx`, {
 });
 step('InferenceSession.create (worker options)');
 const { loadTokenizer } = await import('../../libs/model/dist/tokenizer.js');
-const { packBatch } = await import('../../libs/model/dist/encode.js');
+const { packBatch, subBatches } = await import('../../libs/model/dist/encode.js');
 const tok = await loadTokenizer(dir, config.max_length, 20_000);
 step('import @xenova/transformers + load tokenizer.json');
 
@@ -65,8 +65,15 @@ const run = async (rows) => {
 const ids = tok.encode(texts.slice(0, 2048));
 step('tokenize 2,048 longest texts');
 let len = 0;
-for (let i = 0; i < 2048; i += 64) len = Math.max(len, await run(ids.slice(i, i + 64)));
-step(`run 32 x 64 rows (the worker's sub-batches), max len ${len}`);
+let runs = 0;
+for (let i = 0; i < 2048; i += 256) {
+  const call = ids.slice(i, i + 256);
+  for (const r of subBatches(call.map((row) => row.length))) {
+    len = Math.max(len, await run(r.map((j) => call[j])));
+    runs++;
+  }
+}
+step(`run 8 calls of 256 as the worker splits them: ${runs} runs, max len ${len}`);
 len = await run(ids.slice(0, 256));
 step(`run 1 x 256 rows unbucketed, len ${len}`);
 len = await run(ids.slice(0, 1024));

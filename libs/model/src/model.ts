@@ -11,6 +11,11 @@ export interface LoadOptions {
   executionProviders?: readonly string[] | string;
   /** ONNX Runtime intra-op threads; default: ORT's choice (one per physical core). */
   intraOpThreads?: number;
+  /**
+   * Nice value (0-19) of the inference side's threads (the worker, its tokenizer thread, ORT's pool),
+   * so the caller's thread runs first on busy cores. Default 0: the caller's priority.
+   */
+  nice?: number;
   /** Called once per load when a preferred provider could not start and a later one is used. */
   onWarning?: (message: string) => void;
   /** Texts are cut to this many characters before tokenizing (bounds CPU on huge inputs). Default 20000. */
@@ -154,6 +159,8 @@ export async function loadModel(dirOrName: string, options: LoadOptions = {}): P
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 0)) {
     throw new Error(`intraOpThreads must be a non-negative integer, got ${threads}`);
   }
+  const nice = options.nice ?? 0;
+  if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new Error(`nice must be an integer from 0 to 19, got ${nice}`);
   const supervise = supervision(options);
   const folder = await readModelFolder(dirOrName, options.modelsDir !== undefined ? { modelsDir: options.modelsDir } : {});
   const init: WorkerInit = {
@@ -164,6 +171,7 @@ export async function loadModel(dirOrName: string, options: LoadOptions = {}): P
     maxTextChars: options.maxTextChars ?? 20_000,
     providers,
     intraOpThreads: threads,
+    nice,
     ortLogLevel: options.ortLogLevel ?? 'fatal',
     ...(options.faultInjection ? { faultState: new SharedArrayBuffer(8) } : {}),
   };
@@ -178,6 +186,7 @@ export async function loadModel(dirOrName: string, options: LoadOptions = {}): P
     await Promise.race([handle.worker.terminate(), new Promise((resolve) => setTimeout(resolve, supervise.terminateTimeoutMs).unref())]);
     throw new Error(`model folder ${folder.dir}: ${(err as Error).message}`);
   }
+  for (const warning of started.warnings) options.onWarning?.(`${label}: ${warning}`);
   if (started.failures.length > 0) {
     const detail = started.failures.map((f) => `${f.provider}: ${f.error}`).join('; ');
     options.onWarning?.(`${label}: execution provider${started.failures.length > 1 ? 's' : ''} ${started.failures.map((f) => f.provider).join(', ')} could not start, using ${started.provider} (${detail})`);

@@ -14,6 +14,11 @@ export interface WorkerInit {
   maxTextChars: number;
   providers: ProviderName[];
   intraOpThreads: number | undefined;
+  /**
+   * Nice value the worker's thread takes before it starts the tokenizer thread and ONNX Runtime's
+   * pool, which inherit it (Linux's nice is per thread); 0 leaves it as it is.
+   */
+  nice: number;
   ortLogLevel: OrtLogLevel;
   /** Only with LoadOptions.faultInjection: one flag per `-once` fault, shared by every worker of the model. */
   faultState?: SharedArrayBuffer;
@@ -57,7 +62,7 @@ export interface Timings {
 }
 
 export type FromWorker =
-  | { type: 'ready'; provider: ProviderName; failures: { provider: ProviderName; error: string }[] }
+  | { type: 'ready'; provider: ProviderName; failures: { provider: ProviderName; error: string }[]; warnings: string[] }
   | { type: 'fatal'; error: string }
   | {
       type: 'result';

@@ -5,7 +5,7 @@
  * Nothing here passes on timing: every wait ends on an event (a rejection, a restart, a FIFO).
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -244,6 +244,7 @@ it("a replacement runs the caller's warm-up before it is ready (a failing warm-u
     maxTextChars: 20_000,
     providers: ['cpu'],
     intraOpThreads: 1,
+    nice: 0,
     ortLogLevel: 'fatal',
   };
   const { handle, ready } = startInferenceWorker('fault-worker', init, 60_000, ['warm up', faultText('error')]);
@@ -252,7 +253,33 @@ it("a replacement runs the caller's warm-up before it is ready (a failing warm-u
   expect(handle.hasExited()).toBe(true);
 });
 
+/** Nice value of each thread of this process (Linux keeps it per thread: /proc/self/task/<tid>/stat field 19). */
+function threadNices(): number[] {
+  return readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    } catch {
+      return []; // the thread ended between the listing and the read
+    }
+  });
+}
+
+it("runs the inference side's threads (worker, tokenizer, ONNX Runtime's pool) at the nice value asked for, and no other", async () => {
+  const before = threadNices().filter((n) => n === 7).length;
+  const model = await loadModel(MODEL, { modelsDir, intraOpThreads: 2, nice: 7 });
+  try {
+    // The worker's thread, its tokenizer thread, and ORT's second intra-op thread at least.
+    expect(threadNices().filter((n) => n === 7).length - before).toBeGreaterThanOrEqual(3);
+    expect(threadNices().filter((n) => n === 0).length).toBeGreaterThan(0);
+    expect((await model.predict(['a fine film'])).predictions).toHaveLength(1);
+  } finally {
+    await model.close();
+  }
+});
+
 it('rejects a bad supervision option before starting anything, naming it', async () => {
   await expect(loadModel(MODEL, { ...base, inferenceTimeoutMs: -1 })).rejects.toThrow('inferenceTimeoutMs must be an integer >= 0, got -1');
   await expect(loadModel(MODEL, { ...base, maxConsecutiveFailures: 0 })).rejects.toThrow('maxConsecutiveFailures must be an integer >= 1, got 0');
+  await expect(loadModel(MODEL, { ...base, nice: 20 })).rejects.toThrow('nice must be an integer from 0 to 19, got 20');
 });

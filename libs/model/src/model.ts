@@ -16,7 +16,7 @@ export interface LoadOptions {
    * so the caller's thread runs first on busy cores. Default 0: the caller's priority.
    */
   nice?: number;
-  /** Called once per load when a preferred provider could not start and a later one is used. */
+  /** Called at load for what did not go as asked: a preferred provider that could not start (a later one is used), a nice value that could not be set. */
   onWarning?: (message: string) => void;
   /** Texts are cut to this many characters before tokenizing (bounds CPU on huge inputs). Default 20000. */
   maxTextChars?: number;

@@ -80,7 +80,7 @@ const cfg = {
   maxRate: env.BENCH_MAX_RATE ? Number(env.BENCH_MAX_RATE) : null,
   /** Extra settings, `K=V,K=V` (e.g. INTRA_OP_THREADS=2), for every run of the real scorer. */
   scorerEnv: Object.fromEntries((env.BENCH_SCORER_ENV ?? '').split(',').filter((kv) => kv.includes('=')).map((kv) => kv.split('=', 2) as [string, string])),
-  /** BENCH_IMAGE_FLAGS=0: run the scorer without the image's node flags and runtime env (V8's own heap sizing), to compare. */
+  /** BENCH_IMAGE_FLAGS=0: run the scorer without the image's node flags and runtime env (V8's and glibc's own sizing), to compare. */
   imageFlags: env.BENCH_IMAGE_FLAGS !== '0',
   /** Messages per memory variant (RSS keeps rising for a while as longer texts and bigger fetches show up). */
   memoryCap: num('BENCH_MEMORY_CAP', 20_000, 50_000),
@@ -988,7 +988,7 @@ if (cfg.phases.includes('memory')) {
   const image = [...IMAGE.nodeArgs, ...Object.entries(IMAGE.env).map(([k, v]) => `${k}=${v}`)].join(' ');
   const variants: [string, { env?: Record<string, string>; nodeArgs?: string[]; image?: boolean }][] = [
     [`default (the image's ${image || 'node'})`, {}],
-    ["V8's own heap sizing (without the image's flags)", { image: false }],
+    ["V8's and glibc's own sizing (without the image's flags)", { image: false }],
     // glibc's default: 8 arenas per core (the image sets 2).
     ['MALLOC_ARENA_MAX=16', { env: { MALLOC_ARENA_MAX: '16' } }],
     // One fetch response is what the transport holds beyond MAX_INFLIGHT_MESSAGES: 1 MiB (the default before 2026-12-04) is ~7,000 records here.

@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { AutoTokenizer, env } from '@xenova/transformers';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeEmoji, loadTokenizer, readEmojiNames } from './tokenizer.js';
+import { compileReplaceNormalizers, describeEmoji, loadTokenizer, readEmojiNames } from './tokenizer.js';
 
 const names = { '😍': 'smiling face with heart-eyes', '👍': 'thumbs up', '😡': 'enraged face', '❤': 'red heart', '🔥': 'fire', '👨': 'man', '💻': 'laptop', '❤\u200D🔥': 'heart on fire' };
 
@@ -91,5 +92,47 @@ describe('loadTokenizer', () => {
   it('rejects a malformed emoji.json with a message naming it', () => {
     expect(() => readEmojiNames(folder('bad-emoji', false, '{"names": {"👍": 1}}'))).toThrow(/emoji\.json must be/);
     expect(() => readEmojiNames(folder('bad-json', false, '{'))).toThrow(/emoji\.json is not valid JSON/);
+  });
+});
+
+describe('compileReplaceNormalizers', () => {
+  const modelsDir = path.resolve(import.meta.dirname, '../../../models');
+  const folders = ['sst2-bilstm', 'tweeteval-bilstm', 'sst2-minilm', 'tweeteval-minilm'];
+  // What each Replace normalizer of our folders is there for, and text around them.
+  const crafted = [
+    'I can\u2019t believe it\u2019s \u201cgreat\u201d\u2026 ``really\'\' &amp; &lt;3 &quot;ok&quot; &#39;no&#39;',
+    'gonna wanna gotta cant cannot dont wont aint im IM Im, isnt wasnt shouldnt n\'t',
+    'see https://t.co/abc?x=1 and www.example.com/a, or http:// alone',
+    'thumbs \u{1F44D}\u{1F3FD} heart \u2764\uFE0F zwj \u{1F468}\u200D\u{1F4BB} \u00b4 \u2032 \u201b ` \u201e \u2033',
+    'caf\u00e9 \uFB01ne \u2460 \uFF21\uFF22 $& $1 # & ~ \\# \\&',
+    '',
+  ];
+  const devTexts = (file: string) => {
+    const f = path.resolve(import.meta.dirname, '../../../../shared/datasets', file);
+    if (!existsSync(f)) return [];
+    return readFileSync(f, 'utf8').split('\n').slice(1).map((l) => l.split('\t')[0]!).filter((t) => t !== '');
+  };
+  const texts = [
+    ...crafted,
+    ...folders.flatMap((f) => readFileSync(path.join(modelsDir, f, 'parity.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => (JSON.parse(l) as { text: string }).text)),
+    ...devTexts('sst2/dev.tsv'),
+    ...devTexts('tweeteval-sentiment/dev.tsv'),
+  ];
+
+  it.each(folders)('%s: compiled once, the normalizers give the same text and ids as transformers.js', async (name) => {
+    env.allowRemoteModels = false;
+    env.allowLocalModels = true;
+    env.localModelPath = modelsDir + path.sep;
+    type Tok = { normalizer: { normalize(t: string): string }; (t: string[], o: object): { input_ids: number[][] } };
+    const library = (await AutoTokenizer.from_pretrained(name)) as unknown as Tok;
+    const compiled = (await AutoTokenizer.from_pretrained(name)) as unknown as Tok;
+    expect(compiled.normalizer).not.toBe(library.normalizer);
+    compileReplaceNormalizers(compiled.normalizer);
+    const inner = (compiled.normalizer as unknown as { normalizers: { normalize: unknown }[] }).normalizers;
+    // Its Replace members now carry their own normalize, with the pattern compiled once.
+    expect(inner.filter((n) => Object.hasOwn(n, 'normalize')).length).toBe(name.includes('bilstm') ? 18 : 8);
+    for (const t of texts) expect(compiled.normalizer.normalize(t), t).toBe(library.normalizer.normalize(t));
+    const opts = { truncation: false, padding: false, return_tensor: false };
+    expect(compiled(texts, opts).input_ids).toEqual(library(texts, opts).input_ids);
   });
 });

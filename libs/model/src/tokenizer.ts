@@ -75,6 +75,40 @@ export function readEmojiNames(dir: string): EmojiNames | null {
   return { source: typeof p.source === 'string' ? p.source : 'unknown', names: p.names };
 }
 
+interface ReplaceNormalizer {
+  config: { type?: string; pattern?: { String?: string; Regex?: string }; content?: string };
+  normalizers?: unknown[];
+  normalize(text: string): string;
+}
+
+/**
+ * @xenova/transformers 2.17.2 compiles a Replace normalizer's pattern again for every text it
+ * normalizes (`Replace.normalize` calls `createPattern`). Our BiLSTMs' tokenizers chain 18 of them,
+ * 11 with Unicode property classes: `createPattern` was 12 % of the tokenizer thread in the scorer's
+ * CPU profile. Compiled once, normalizing both dev sets took 2.9-4.0 ms per 1,000 texts instead of
+ * 8.5-9.8, and `encode` 14.8-16.2 CPU ms instead of 20.5-24.9 (docs/performance.md, "Tokenizer
+ * normalizers compiled once"). Each is compiled here as transformers.js
+ * compiles it: a String pattern is matched literally, a Regex one with the `gu` flags after dropping
+ * the escapes of `#`, `&` and `~` that JavaScript's `u` flag refuses. A Regex pattern that needs more
+ * than that (transformers.js rewrites a few others) is left to the library. The test compares ids
+ * with and without this over both dev sets.
+ */
+export function compileReplaceNormalizers(normalizer: unknown): void {
+  const n = normalizer as ReplaceNormalizer | null | undefined;
+  // transformers.js normalizers are Callables: functions with properties.
+  if (n === null || (typeof n !== 'object' && typeof n !== 'function')) return;
+  for (const inner of n.normalizers ?? []) compileReplaceNormalizers(inner);
+  if (n.config?.type !== 'Replace' || n.config.content === undefined) return;
+  const content = n.config.content;
+  const { String: literal, Regex: source } = n.config.pattern ?? {};
+  if (literal !== undefined) {
+    n.normalize = (text) => text.replaceAll(literal, content);
+  } else if (source !== undefined && !source.includes('(?i:')) {
+    const re = new RegExp(source.replace(/\\([#&~])/g, '$1'), 'gu');
+    n.normalize = (text) => text.replaceAll(re, content);
+  }
+}
+
 /** Loads `<dir>/tokenizer.json` + `tokenizer_config.json` with transformers.js, local files only. */
 export async function loadTokenizer(dir: string, maxLength: number, maxTextChars: number): Promise<Tokenizer> {
   env.allowRemoteModels = false;
@@ -86,6 +120,7 @@ export async function loadTokenizer(dir: string, maxLength: number, maxTextChars
   } catch (err) {
     throw new Error(`tokenizer.json / tokenizer_config.json could not be loaded by @xenova/transformers: ${(err as Error).message}`);
   }
+  compileReplaceNormalizers((tok as unknown as { normalizer?: unknown }).normalizer);
   const emoji = readEmojiNames(dir);
   // config.json's max_length is authoritative; transformers.js also caps at model_max_length
   // (and computes NaN lengths when tokenizer_config.json lacks it).

@@ -107,9 +107,10 @@ describe('compileReplaceNormalizers', () => {
     'caf\u00e9 \uFB01ne \u2460 \uFF21\uFF22 $& $1 # & ~ \\# \\&',
     '',
   ];
+  const dataDir = process.env.DATA_DIR ?? path.resolve(import.meta.dirname, '../../../../shared/datasets');
   const devTexts = (file: string) => {
-    const f = path.resolve(import.meta.dirname, '../../../../shared/datasets', file);
-    if (!existsSync(f)) return [];
+    const f = path.join(dataDir, file);
+    if (!existsSync(f)) throw new Error(`${f} not found: the shared datasets sit beside the repo (or set DATA_DIR)`);
     return readFileSync(f, 'utf8').split('\n').slice(1).map((l) => l.split('\t')[0]!).filter((t) => t !== '');
   };
   const texts = [

@@ -72,6 +72,13 @@ const cfg = {
   openLoopWarmupS: num('BENCH_OPEN_LOOP_WARMUP_S', 2, 5),
   /** Open-loop runs per client and rate (interleaved), for the spread of p99 from run to run. */
   openLoopRepeats: num('BENCH_OPEN_LOOP_REPEATS', 1, 3),
+  /**
+   * Seconds of one open-loop run, not recorded, before the measured ones (0: none). The first run
+   * on a broker that had not yet served a stream of small requests had p99 5-10 times the later
+   * runs' (2026-12-04: 493-1,289 ms against 62-136 at 25-50 %), while the broker took 0.67-0.74
+   * cores against 0.26-0.42 at the same rate: its JIT at work on the same 2 cores.
+   */
+  openLoopWarmupRunS: num('BENCH_OPEN_LOOP_WARMUP_RUN_S', 10, 15),
   profileCap: num('BENCH_PROFILE_CAP', 20_000, 40_000),
   /** Paired rounds: scorer, model-only and naive back to back (order alternating), so each ratio compares runs under the same outside load. */
   pairedRounds: num('BENCH_PAIRED_ROUNDS', 2, 3),
@@ -536,7 +543,7 @@ async function modelOnly(batch: number, limit = cfg.n, model = cfg.model, maxS =
 
 const pct = (sorted: number[], p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
 
-async function openLoop(fraction: number, maxRate: number, client: string, repeat: number): Promise<LatencyResult> {
+async function openLoop(fraction: number, maxRate: number, client: string, repeat: number, seconds = cfg.openLoopS): Promise<LatencyResult> {
   const rate = Math.max(1, Math.round(fraction * maxRate));
   const tag = `ol-${client}-${Math.round(fraction * 100)}-r${repeat}`;
   const input = `bench.${RUN}.${tag}.in`;
@@ -589,14 +596,14 @@ async function openLoop(fraction: number, maxRate: number, client: string, repea
   loopDelay.reset();
   const start = Date.now();
   measureFrom = start + cfg.openLoopWarmupS * 1000;
-  const end = start + cfg.openLoopS * 1000;
-  const total = Math.round(rate * cfg.openLoopS);
+  const end = start + seconds * 1000;
+  const total = Math.round(rate * seconds);
   let sent = 0;
   let failed = 0;
   const pending = new Set<Promise<unknown>>();
   const snap0 = snapshot(procSample(sys.pid)!, 0);
   let lastSay = start;
-  say('openloop', `${tag}: offering ${fmt(rate)} msg/s (${Math.round(fraction * 100)}% of ${fmt(maxRate)}) for ${cfg.openLoopS} s to KAFKA_CLIENT=${client}`);
+  say('openloop', `${tag}: offering ${fmt(rate)} msg/s (${Math.round(fraction * 100)}% of ${fmt(maxRate)}) for ${seconds} s to KAFKA_CLIENT=${client}`);
   while (sent < total) {
     const now = Date.now();
     const due = Math.min(total, Math.floor(((now - start) / 1000) * rate)) - sent;
@@ -659,6 +666,7 @@ async function openLoop(fraction: number, maxRate: number, client: string, repea
     rss_mb: cpu1.hwmMb,
     cpu_s_per_1k: att.cpu_s_per_1k,
     broker_cpu_s_per_1k: att.broker_cpu_s_per_1k,
+    harness_cpu_s_per_1k: att.harness_cpu_s_per_1k,
     other_processes_cores: att.other_processes_cores,
     ...(batches > 0
       ? {
@@ -964,6 +972,11 @@ if (cfg.phases.includes('compression')) {
 
 if (cfg.phases.includes('openloop')) {
   const max = await maxRateFor();
+  if (cfg.openLoopWarmupRunS > 0) {
+    const fraction = cfg.rates[Math.floor(cfg.rates.length / 2)]!;
+    say('openloop', `warm-up run (not recorded): ${cfg.openLoopWarmupRunS} s at ${Math.round(fraction * 100)} %, so the first measured run does not pay for the broker's warm-up`);
+    await openLoop(fraction, max, cfg.clients[0]!, -1, cfg.openLoopWarmupRunS);
+  }
   // Interleaved (repeat, client, rate), so a change in the machine's load falls on every cell alike.
   for (let repeat = 0; repeat < cfg.openLoopRepeats; repeat++) {
     for (const client of cfg.clients) for (const fraction of cfg.rates) latency.push(await openLoop(fraction, max, client, repeat));
@@ -1100,6 +1113,7 @@ const results: Results = {
     sweep_small_s: cfg.sweepSmallS,
     open_loop_s: cfg.openLoopS,
     open_loop_warmup_s: cfg.openLoopWarmupS,
+    open_loop_warmup_run_s: cfg.openLoopWarmupRunS,
     open_loop_repeats: cfg.openLoopRepeats,
     profile_cap: cfg.profileCap,
     memory_cap: cfg.memoryCap,

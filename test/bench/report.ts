@@ -98,6 +98,8 @@ export interface LatencyResult {
   rss_mb: number;
   cpu_s_per_1k: number;
   broker_cpu_s_per_1k: number;
+  /** The harness's own producer and consumer (absent before 2026-12-04). */
+  harness_cpu_s_per_1k?: number;
   other_processes_cores: number;
   mean_batch?: number;
   /** Mean worker time per batch (the scorer's histograms), to set beside the latency. */
@@ -185,6 +187,11 @@ export interface Results {
 const n0 = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
 const n1 = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(1));
 const n2 = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(2));
+/** Cores each process kept busy in an open-loop run (CPU s per 1,000 messages times the rate), on the machine's shared cores. */
+const coresBusy = (l: { cpu_s_per_1k: number; broker_cpu_s_per_1k: number; harness_cpu_s_per_1k?: number; achieved_msgs_per_s: number }) => {
+  const cores = (perK: number | undefined) => (perK === undefined ? NaN : (perK * l.achieved_msgs_per_s) / 1000);
+  return `${n2(cores(l.cpu_s_per_1k))} + ${n2(cores(l.broker_cpu_s_per_1k))} + ${n2(cores(l.harness_cpu_s_per_1k))}`;
+};
 const n3 = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3));
 const pc = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)} %`);
 
@@ -404,12 +411,13 @@ export function renderMarkdown(r: Results): string {
     L.push('');
   }
   if (r.latency.length > 0) {
-    L.push(`### Open loop: end-to-end latency of the scorer (${r.config.open_loop_s} s per run, first ${r.config.open_loop_warmup_s} s left out; every run)`);
+    const warmRun = Number(r.config.open_loop_warmup_run_s ?? 0);
+    L.push(`### Open loop: end-to-end latency of the scorer (${r.config.open_loop_s} s per run, first ${r.config.open_loop_warmup_s} s left out; every run${warmRun > 0 ? `, after a ${warmRun} s warm-up run not recorded` : ''})`);
     L.push('');
-    L.push('| client | run | offered | msgs/s offered | achieved | p50 ms | p95 ms | p99 ms | p99.9 ms | max ms | p99 to broker append ms | mean batch | tokenize + inference ms / batch | scorer CPU s / 1k | scorer GC ms/s | scorer loop delay max ms | harness loop delay p99 ms | other load (cores) | load avg at end |');
-    L.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    L.push('| client | run | offered | msgs/s offered | achieved | p50 ms | p95 ms | p99 ms | p99.9 ms | max ms | p99 to broker append ms | mean batch | tokenize + inference ms / batch | scorer CPU s / 1k | cores busy: scorer + broker + harness | scorer GC ms/s | scorer loop delay max ms | harness loop delay p99 ms | other load (cores) | load avg at end |');
+    L.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|');
     for (const l of r.latency) {
-      L.push(`| ${l.client ?? '–'} | ${l.repeat ?? 0} | ${Math.round(100 * l.rate_fraction)} % | ${n0(l.offered_msgs_per_s)} | ${n0(l.achieved_msgs_per_s)} | ${n0(l.p50_ms)} | ${n0(l.p95_ms)} | **${n0(l.p99_ms)}** | ${n0(l.p999_ms)} | ${n0(l.max_ms)} | ${n0(l.broker_p99_ms)} | ${n1(l.mean_batch)} | ${n1(l.batch_tokenize_ms)} + ${n1(l.batch_inference_ms)} | ${n3(l.cpu_s_per_1k)} | ${n1(l.scorer_gc_ms_per_s)} | ${n0(l.scorer_loop_max_ms)} | ${n1(l.harness_loop_delay_p99_ms)} | ${n2(l.other_processes_cores)} | ${n2(l.load_end)} |`);
+      L.push(`| ${l.client ?? '–'} | ${l.repeat ?? 0} | ${Math.round(100 * l.rate_fraction)} % | ${n0(l.offered_msgs_per_s)} | ${n0(l.achieved_msgs_per_s)} | ${n0(l.p50_ms)} | ${n0(l.p95_ms)} | **${n0(l.p99_ms)}** | ${n0(l.p999_ms)} | ${n0(l.max_ms)} | ${n0(l.broker_p99_ms)} | ${n1(l.mean_batch)} | ${n1(l.batch_tokenize_ms)} + ${n1(l.batch_inference_ms)} | ${n3(l.cpu_s_per_1k)} | ${coresBusy(l)} | ${n1(l.scorer_gc_ms_per_s)} | ${n0(l.scorer_loop_max_ms)} | ${n1(l.harness_loop_delay_p99_ms)} | ${n2(l.other_processes_cores)} | ${n2(l.load_end)} |`);
     }
     L.push('');
     L.push("Latency = arrival at a downstream consumer (in the harness) minus the input record's timestamp (set when the harness sent it).");

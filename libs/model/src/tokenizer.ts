@@ -85,13 +85,12 @@ interface ReplaceNormalizer {
  * @xenova/transformers 2.17.2 compiles a Replace normalizer's pattern again for every text it
  * normalizes (`Replace.normalize` calls `createPattern`). Our BiLSTMs' tokenizers chain 18 of them,
  * 11 with Unicode property classes: `createPattern` was 12 % of the tokenizer thread in the scorer's
- * CPU profile. Compiled once, normalizing both dev sets took 2.9-4.0 ms per 1,000 texts instead of
- * 8.5-9.8, and `encode` 14.8-16.2 CPU ms instead of 20.5-24.9 (docs/performance.md, "Tokenizer
- * normalizers compiled once"). Each is compiled here as transformers.js
- * compiles it: a String pattern is matched literally, a Regex one with the `gu` flags after dropping
- * the escapes of `#`, `&` and `~` that JavaScript's `u` flag refuses. A Regex pattern that needs more
- * than that (transformers.js rewrites a few others) is left to the library. The test compares ids
- * with and without this over both dev sets.
+ * CPU profile. Built once, normalizing both dev sets takes 2.8-2.9 ms per 1,000 texts instead of
+ * 8.3-8.6, and tokenizing 14.7-19.4 CPU ms instead of 20.8-23.9 (`scripts/tokenizer-cost.ts`).
+ * Each is compiled here as transformers.js compiles it: a String pattern is matched literally, a
+ * Regex one with the `gu` flags after dropping the escapes of `#`, `&` and `~` that JavaScript's `u`
+ * flag refuses. A Regex pattern that needs more than that (transformers.js rewrites a few others) is
+ * left to the library. The test compares ids with and without this over both dev sets.
  */
 export function compileReplaceNormalizers(normalizer: unknown): void {
   const n = normalizer as ReplaceNormalizer | null | undefined;

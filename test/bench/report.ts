@@ -187,13 +187,13 @@ export interface Results {
 const n0 = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
 const n1 = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(1));
 const n2 = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(2));
+const n3 = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3));
+const pc = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)} %`);
 /** Cores each process kept busy in an open-loop run (CPU s per 1,000 messages times the rate), on the machine's shared cores. */
 const coresBusy = (l: { cpu_s_per_1k: number; broker_cpu_s_per_1k: number; harness_cpu_s_per_1k?: number; achieved_msgs_per_s: number }) => {
   const cores = (perK: number | undefined) => (perK === undefined ? NaN : (perK * l.achieved_msgs_per_s) / 1000);
   return `${n2(cores(l.cpu_s_per_1k))} + ${n2(cores(l.broker_cpu_s_per_1k))} + ${n2(cores(l.harness_cpu_s_per_1k))}`;
 };
-const n3 = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3));
-const pc = (x: Num) => (x === null || x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)} %`);
 
 const ORDER = ['scorer', 'model-only', 'passthrough', 'naive', 'model-only-b1', 'afinn', 'vader'];
 const WHAT: Record<string, string> = {

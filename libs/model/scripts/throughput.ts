@@ -2,7 +2,7 @@
  * Model-only throughput through loadModel().predict (worker, tokenizer and ORT; no Kafka).
  *
  *   npx tsx libs/model/scripts/throughput.ts [--model sst2-bilstm] [--data FILE.tsv]
- *       [--batch 64,256] [--threads N] [--providers cpu] [--rounds 3] [--in-flight 1,2]
+ *       [--batch 64,256] [--threads N] [--sessions N] [--providers cpu] [--rounds 3] [--in-flight 1,2]
  *
  * `--in-flight 2` keeps two calls in flight, as the scorer's pipeline does: the second is tokenized
  * by the worker's tokenizer stage while the first is in ONNX Runtime (README, "Tokenized ahead").
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     data: { type: 'string', default: '../shared/datasets/tweeteval-sentiment/dev.tsv' },
     batch: { type: 'string', default: '64,256' },
     threads: { type: 'string' },
+    sessions: { type: 'string', default: '1' },
     providers: { type: 'string', default: 'cpu' },
     rounds: { type: 'string', default: '3' },
     'in-flight': { type: 'string', default: '1,2' },
@@ -38,10 +39,11 @@ const rounds = Number(values.rounds);
 const model = await loadModel(values.model, {
   executionProviders: values.providers,
   ...(values.threads !== undefined ? { intraOpThreads: Number(values.threads) } : {}),
+  sessions: Number(values.sessions),
   onWarning: (w) => console.error(`warning: ${w}`),
 });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`model ${model.info.name} ${model.info.version}, provider ${model.info.provider}, threads ${values.threads ?? 'ORT default'}, ${texts.length} texts from ${values.data}`);
+console.log(`model ${model.info.name} ${model.info.version}, provider ${model.info.provider}, threads ${values.threads ?? 'ORT default'}, sessions ${values.sessions}, ${texts.length} texts from ${values.data}`);
 
 for (const size of values.batch.split(',').map(Number)) for (const inFlight of values['in-flight'].split(',').map(Number)) {
   const pass = async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packBatch, softmaxRows, subBatches, windowRows } from './encode.js';
+import { packBatch, shareRuns, softmaxRows, subBatches, windowRows } from './encode.js';
 
 describe('packBatch', () => {
   it('pads on the right to the longest row of the batch, not to max_length', () => {
@@ -57,6 +57,36 @@ describe('subBatches', () => {
 
   it('returns no run for no rows', () => {
     expect(subBatches([])).toEqual([]);
+  });
+});
+
+describe('shareRuns', () => {
+  const padded = (runs: number[][], lengths: number[]) => runs.reduce((n, run) => n + run.length * Math.max(1, ...run.map((i) => lengths[i]!)), 0);
+
+  it('deals runs to the least-loaded session, largest first, and keeps every row once', () => {
+    const lengths = Array.from({ length: 256 }, (_, i) => ((i * 7919) % 60) + 1);
+    const shares = shareRuns(subBatches(lengths), lengths, 2);
+    expect(shares).toHaveLength(2);
+    expect(shares.flat(2).sort((a, b) => a - b)).toEqual(lengths.map((_, i) => i));
+    const [a, b] = shares.map((share) => padded(share, lengths));
+    // largest first to the least loaded: the loads differ by at most one run (at most 1,024 padded tokens)
+    expect(Math.abs(a! - b!)).toBeLessThanOrEqual(1024);
+    expect(a! + b!).toBe(padded(subBatches(lengths), lengths));
+  });
+
+  it('cuts a lone run in two, alternate rows, so both sessions work on a small call', () => {
+    // one run of rows sorted by length: 2, 3, 5, 8 (indices 3, 0, 2, 1)
+    expect(shareRuns([[3, 0, 2, 1]], [3, 8, 5, 2], 2)).toEqual([[[0, 1]], [[3, 2]]]);
+  });
+
+  it('gives session 0 the work when there is one row, and nothing to anyone for no rows', () => {
+    expect(shareRuns([[0]], [7], 2)).toEqual([[[0]], []]);
+    expect(shareRuns([], [], 2)).toEqual([[], []]);
+  });
+
+  it('with one session, gives it every run, largest first', () => {
+    // padded tokens: [1, 3] 2 x 1 = 2, [2, 0] 2 x 3 = 6, [4] 1 x 5 = 5
+    expect(shareRuns([[1, 3], [2, 0], [4]], [3, 1, 2, 1, 5], 1)).toEqual([[[2, 0], [4], [1, 3]]]);
   });
 });
 

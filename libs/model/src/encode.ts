@@ -49,9 +49,11 @@ export function packBatch(rows: readonly ArrayLike<number>[], padId: number): Pa
  * direction), and its arena keeps the largest run's memory for the life of the session. On 2 CPU
  * cores, 10,000 tweets and SST-2 sentences in calls of 250 (4 interleaved rounds): 64 rows
  * uncapped raised peak RSS by 55-60 MB over the calls, 1,024 tokens by 18-26 MB, at 17,700-20,300
- * against 15,200-18,000 texts/s (a smaller run's projections stay in cache).
+ * against 15,200-18,000 texts/s (a smaller run's projections stay in cache). With two sessions
+ * (shareRuns), 512 tokens: the scorer's drain peak 299-302 against 306-310 MB, at 6,597-6,996
+ * against 6,322-6,707 msgs/s (2 alternating drains of 30,000 each), and finer pieces share better.
  */
-export const SUB_BATCH = { rows: 64, tokens: 1024 } as const;
+export const SUB_BATCH = { rows: 64, tokens: 512 } as const;
 
 /**
  * Splits row indices into runs as SUB_BATCH describes: each run lists the indices of its rows,
@@ -73,6 +75,35 @@ export function subBatches(lengths: readonly number[], limits: { rows: number; t
   }
   if (run.length > 0) runs.push(run);
   return runs;
+}
+
+/**
+ * Deals a call's runs (subBatches) out to `sessions` ONNX Runtime sessions that run at the same
+ * time, each getting about the same padded tokens (rows x longest row: an LSTM's steps cost that):
+ * largest run first, each to the least-loaded session. With fewer runs than sessions, the largest run
+ * of 2 rows or more is first cut in two (alternate rows of its sorted order, so both halves pad to
+ * about the same length): a small call is shared too, and its latency halves. Session 0 (the
+ * worker's own) gets a run whenever there is one. Returns one list of runs per session.
+ */
+export function shareRuns(runs: readonly number[][], lengths: readonly number[], sessions: number): number[][][] {
+  const cost = (run: readonly number[]) => run.length * Math.max(1, ...run.map((i) => lengths[i]!));
+  const pieces = runs.map((r) => [...r]);
+  while (pieces.length < sessions) {
+    let at = -1;
+    for (let i = 0; i < pieces.length; i++) if (pieces[i]!.length > 1 && (at < 0 || cost(pieces[i]!) > cost(pieces[at]!))) at = i;
+    if (at < 0) break;
+    const run = pieces[at]!;
+    pieces.splice(at, 1, run.filter((_, k) => k % 2 === 0), run.filter((_, k) => k % 2 === 1));
+  }
+  const shares: number[][][] = Array.from({ length: sessions }, () => []);
+  const load = new Array<number>(sessions).fill(0);
+  for (const piece of [...pieces].sort((a, b) => cost(b) - cost(a))) {
+    let s = 0;
+    for (let k = 1; k < sessions; k++) if (load[k]! < load[s]!) s = k;
+    shares[s]!.push(piece);
+    load[s]! += cost(piece);
+  }
+  return shares;
 }
 
 /** Softmax of each row of a row-major [rows, classes] logits array (max-subtracted). */

@@ -4,48 +4,37 @@
  * blocks the thread it runs on for the whole inference, so it runs here and the caller's event loop
  * (Kafka heartbeats) stays free. Each call is handed to the tokenizer stage as soon as it arrives and
  * run in ONNX Runtime once its rows are back, one at a time in arrival order: while call k runs, call
- * k + 1 is being tokenized. A `close` message is handled after the calls sent before it.
+ * k + 1 is being tokenized. On the cpu provider a call's runs are shared between the worker's own
+ * session and `sessions - 1` session threads (session-thread.ts), which run at the same time. A
+ * `close` message is handled after the calls sent before it.
  */
 import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import path from 'node:path';
 import { parentPort, workerData, type Worker } from 'node:worker_threads';
-import * as ort from 'onnxruntime-node';
-import { packBatch, subBatches } from './encode.js';
+import type * as ort from 'onnxruntime-node';
+import { packBatch, shareRuns, subBatches } from './encode.js';
 import { parseWindowStride } from './model-folder.js';
-import { nowMs, type FromTokenizer, type FromWorker, type ProviderName, type TokenizerInit, type ToTokenizer, type ToWorker, type WorkerInit } from './protocol.js';
+import {
+  nowMs,
+  type FromSessionThread,
+  type FromTokenizer,
+  type FromWorker,
+  type PackedRun,
+  type ProviderName,
+  type SessionThreadInit,
+  type TokenizerInit,
+  type ToSessionThread,
+  type ToTokenizer,
+  type ToWorker,
+  type WorkerInit,
+} from './protocol.js';
+import { createSession, firstLine, runPacked } from './session.js';
 import { startWorker } from './worker-entry.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
-
-/** Tries the providers in order; the first session that starts wins. */
-async function createSession(): Promise<{ session: ort.InferenceSession; provider: ProviderName; failures: { provider: ProviderName; error: string }[] }> {
-  // ORT's own logger would print a provider's failure to stderr as well as throwing it; the caller
-  // gets it once, through onWarning.
-  ort.env.logLevel = init.ortLogLevel;
-  const failures: { provider: ProviderName; error: string }[] = [];
-  for (const provider of init.providers) {
-    try {
-      const session = await ort.InferenceSession.create(init.modelPath, {
-        executionProviders: [provider],
-        graphOptimizationLevel: 'all',
-        executionMode: 'sequential',
-        interOpNumThreads: 1,
-        ...(init.intraOpThreads !== undefined ? { intraOpNumThreads: init.intraOpThreads } : {}),
-        // Idle pool threads sleep instead of spinning: on 2 cores, spinning took CPU from the Kafka
-        // thread and the other pool thread (2 threads: 4,807 -> 5,088 msg/s and 0.37 -> 0.30 CPU s
-        // per 1,000 messages without it; docs/performance.md).
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
-      });
-      return { session, provider, failures };
-    } catch (err) {
-      failures.push({ provider, error: firstLine(err) });
-    }
-  }
-  throw new Error(`no execution provider could start: ${failures.map((f) => `${f.provider}: ${f.error}`).join('; ')}`);
-}
 
 /** Rows of one call, as the tokenizer stage sends them (protocol.ts FromTokenizer). */
 type Rows = Extract<FromTokenizer, { type: 'rows' }>;
@@ -117,6 +106,60 @@ class TokenizerStage {
   }
 }
 
+/**
+ * Another session of the model on a thread of its own (session-thread.ts), seen from here: a share
+ * of a call goes out packed and its logits come back. A session thread that dies ends this worker
+ * (the supervisor replaces it and runs its calls again), as a crash of the worker's own session would.
+ */
+class SessionThread {
+  private readonly pending = new Map<number, { resolve: (logits: Float32Array[]) => void; reject: (e: Error) => void }>();
+  private closing = false;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (msg: FromSessionThread) => {
+      if (msg.type !== 'logits' && msg.type !== 'error') return;
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.type === 'logits') p.resolve(msg.logits);
+      else p.reject(new Error(msg.error));
+    });
+    let lastError = '';
+    worker.on('error', (err) => (lastError = `: ${err.message}`));
+    worker.on('exit', (code) => {
+      if (this.closing) return;
+      const why = `a session thread exited (code ${code})${lastError}`;
+      for (const p of this.pending.values()) p.reject(new Error(why));
+      setImmediate(() => {
+        throw new Error(why);
+      });
+    });
+  }
+
+  /** Starts the thread; rejects with its own error when its session cannot start. */
+  static async start(init: SessionThreadInit): Promise<SessionThread> {
+    const worker = startWorker('session-thread', { workerData: init });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', (msg: FromSessionThread) => (msg.type === 'ready' ? resolve() : reject(new Error(msg.type === 'fatal' ? msg.error : `unexpected ${msg.type} message`))));
+      worker.once('error', (err) => reject(err));
+      worker.once('exit', (code) => reject(new Error(`a session thread exited during load (code ${code})`)));
+    });
+    return new SessionThread(worker);
+  }
+
+  run(id: number, runs: PackedRun[]): Promise<Float32Array[]> {
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, runs } satisfies ToSessionThread, runs.flatMap((r) => [r.inputIds.buffer, r.attentionMask.buffer] as ArrayBuffer[]));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.worker.terminate();
+  }
+}
+
 /** A text's logits are the mean of its windows' logits (a confident window outweighs a neutral one). */
 function meanByOwner(rowLogits: Float32Array, owner: Int32Array, texts: number, classes: number): Float32Array {
   const sum = new Float64Array(texts * classes);
@@ -130,17 +173,13 @@ function meanByOwner(rowLogits: Float32Array, owner: Int32Array, texts: number, 
   return out;
 }
 
-function firstLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return (msg.split('\n').find((l) => l.trim() !== '') ?? msg).trim();
-}
-
 async function main(): Promise<void> {
   let session: ort.InferenceSession;
   let provider: ProviderName;
   let failures: { provider: ProviderName; error: string }[];
   // readModelFolder validated config.json already; the worker is handed only the folder
   let tokenizer: TokenizerStage;
+  let sessionThreads: SessionThread[] = [];
   const warnings: string[] = [];
   // Below the main thread: when the cores are busy, Kafka I/O, heartbeats and publishing run first
   // and the batch waits a little, instead of every message waiting behind the batch. Set before the
@@ -157,11 +196,12 @@ async function main(): Promise<void> {
     const windowStride = parseWindowStride(JSON.parse(readFileSync(path.join(init.dir, 'config.json'), 'utf8')) as Record<string, unknown>);
     tokenizer = new TokenizerStage({ dir: init.dir, maxLength: init.maxLength, maxTextChars: init.maxTextChars, windowStride, faultInjection: init.faultState !== undefined });
     await tokenizer.start();
-    ({ session, provider, failures } = await createSession());
-    for (const name of ['input_ids', 'attention_mask']) {
-      if (!session.inputNames.includes(name)) throw new Error(`model.onnx has no input "${name}" (inputs: ${session.inputNames.join(', ')})`);
-    }
-    if (!session.outputNames.includes('logits')) throw new Error(`model.onnx has no output "logits" (outputs: ${session.outputNames.join(', ')})`);
+    ({ session, provider, failures } = await createSession(init));
+    // More sessions only on the cpu provider: a GPU runs one call's work in parallel itself.
+    const others = provider === 'cpu' ? init.sessions - 1 : 0;
+    if (provider !== 'cpu' && init.sessions > 1) warnings.push(`${init.sessions} sessions were asked for; the ${provider} provider runs one`);
+    const threadInit: SessionThreadInit = { modelPath: init.modelPath, provider, intraOpThreads: init.intraOpThreads, ortLogLevel: init.ortLogLevel, classes: init.labels.length };
+    sessionThreads = await Promise.all(Array.from({ length: others }, () => SessionThread.start(threadInit)));
   } catch (err) {
     post({ type: 'fatal', error: firstLine(err) });
     return;
@@ -169,35 +209,38 @@ async function main(): Promise<void> {
 
   const classes = init.labels.length;
 
-  /** Runs one padded sub-batch; rows are token ids, already truncated. */
-  const infer = async (rows: Int32Array[]) => {
-    const packed = packBatch(rows, tokenizer.padId);
-    const dims = [packed.batch, packed.seqLen];
-    const out = await session.run({
-      input_ids: new ort.Tensor('int64', packed.inputIds, dims),
-      attention_mask: new ort.Tensor('int64', packed.attentionMask, dims),
-    });
-    const logits = out.logits;
-    if (logits === undefined || logits.dims.length !== 2 || logits.dims[0] !== packed.batch || logits.dims[1] !== classes) {
-      throw new Error(`model.onnx returned logits of shape [${logits?.dims.join(', ') ?? ''}], expected [${packed.batch}, ${classes}] (config.json lists ${classes} labels)`);
-    }
-    return { data: logits.data as Float32Array, seqLen: packed.seqLen };
-  };
-
+  let shareIds = 0;
   /** One call: its rows from the tokenizer stage (already on their way) through ONNX Runtime. */
   const run = async (textCount: number, tokenized: Promise<Rows>) => {
     const { ids, offsets, owner, tokenizeMs } = await tokenized;
     const t1 = nowMs();
     const rows: Int32Array[] = [];
     for (let r = 0; r + 1 < offsets.length; r++) rows.push(ids.subarray(offsets[r]!, offsets[r + 1]!));
-    // Length bucketing, within a row and a token cap per run (encode.ts SUB_BATCH).
+    // Length bucketing, within a row and a token cap per run (encode.ts SUB_BATCH), the runs shared
+    // between the sessions by padded tokens.
+    const lengths = rows.map((r) => r.length);
+    const [own = [], ...theirs] = shareRuns(subBatches(lengths), lengths, sessionThreads.length + 1);
     const rowLogits = new Float32Array(rows.length * classes);
     let seqLen = 0;
-    for (const bucket of subBatches(rows.map((r) => r.length))) {
-      const result = await infer(bucket.map((i) => rows[i]!));
-      seqLen = Math.max(seqLen, result.seqLen);
-      bucket.forEach((row, n) => rowLogits.set(result.data.subarray(n * classes, (n + 1) * classes), row * classes));
+    const place = (bucket: number[], runSeqLen: number, logits: Float32Array) => {
+      seqLen = Math.max(seqLen, runSeqLen);
+      bucket.forEach((row, n) => rowLogits.set(logits.subarray(n * classes, (n + 1) * classes), row * classes));
+    };
+    const pack = (bucket: number[]) => packBatch(bucket.map((i) => rows[i]!), tokenizer.padId);
+    // The other sessions' shares go out first, so they run while this thread runs its own.
+    const elsewhere = theirs.map(async (share, k) => {
+      if (share.length === 0) return;
+      const packed: PackedRun[] = share.map(pack);
+      const logits = await sessionThreads[k]!.run(++shareIds, packed);
+      share.forEach((bucket, j) => place(bucket, packed[j]!.seqLen, logits[j]!));
+    });
+    // Awaited below; until then a failure there is not unhandled.
+    for (const e of elsewhere) e.catch(() => undefined);
+    for (const bucket of own) {
+      const packed = pack(bucket);
+      place(bucket, packed.seqLen, await runPacked(session, packed, classes));
     }
+    await Promise.all(elsewhere);
     const data = owner === null ? rowLogits : meanByOwner(rowLogits, owner, textCount, classes);
     const t2 = nowMs();
     return { logits: data, timings: { tokenizeMs, inferenceMs: t2 - t1, batchSize: textCount, seqLen }, t1 };
@@ -221,6 +264,7 @@ async function main(): Promise<void> {
     chain = chain.then(async () => {
       if (msg.type === 'close') {
         await session.release();
+        await Promise.all(sessionThreads.map((t) => t.close()));
         await tokenizer.close();
         post({ type: 'closed' });
         port.close();

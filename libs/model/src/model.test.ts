@@ -122,6 +122,21 @@ for (const name of shipped) {
       }
     });
 
+    it('shares a call between two sessions and gets the logits of one (sessions: 2)', async () => {
+      const two = await loadModel(name, { ...base, sessions: 2 });
+      try {
+        // Enough rows for several runs (encode.ts SUB_BATCH), and one row alone (cut in two: nothing to cut).
+        const texts = [...parity().map((r) => r.text), ...AWKWARD.map(([, t]) => t)];
+        for (const call of [texts, texts.slice(0, 1), texts.slice(0, 3)]) {
+          const [a, b] = await Promise.all([model.predictLogits(call), two.predictLogits(call)]);
+          expect(b.logits).toHaveLength(call.length);
+          a.logits.forEach((row, i) => row.forEach((v, c) => expect(Math.abs(v - b.logits[i]![c]!), `row ${i} class ${c}`).toBeLessThanOrEqual(1e-5)));
+        }
+      } finally {
+        await two.close();
+      }
+    });
+
     it('queues concurrent calls and answers each in order', async () => {
       const texts = ['good', 'bad', 'fine', 'awful', 'superb'];
       const together = await Promise.all(texts.map((t) => model.predict([t])));

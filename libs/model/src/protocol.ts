@@ -15,6 +15,11 @@ export interface WorkerInit {
   providers: ProviderName[];
   intraOpThreads: number | undefined;
   /**
+   * ONNX Runtime sessions that run a call's pieces at the same time, on the cpu provider: the
+   * worker's own and `sessions - 1` session threads (session-thread.ts). Another provider runs one.
+   */
+  sessions: number;
+  /**
    * Nice value the worker's thread takes before it starts the tokenizer thread and ONNX Runtime's
    * pool, which inherit it (Linux's nice is per thread); 0 leaves it as it is.
    */
@@ -45,6 +50,32 @@ export type FromTokenizer =
   | { type: 'ready'; padId: number }
   | { type: 'fatal'; error: string }
   | { type: 'rows'; id: number; ids: Int32Array; offsets: Int32Array; owner: Int32Array | null; tokenizeMs: number }
+  | { type: 'error'; id: number; error: string };
+
+/** `workerData` of a session thread (session-thread.ts): the session options its worker settled on. */
+export interface SessionThreadInit {
+  modelPath: string;
+  provider: ProviderName;
+  intraOpThreads: number | undefined;
+  ortLogLevel: OrtLogLevel;
+  classes: number;
+}
+
+/** One packed run ([batch, seqLen] int64 data), as a session thread receives it. */
+export interface PackedRun {
+  inputIds: BigInt64Array;
+  attentionMask: BigInt64Array;
+  batch: number;
+  seqLen: number;
+}
+
+/** A share of one call: its runs, run in order; the answer holds their logits in the same order. */
+export type ToSessionThread = { id: number; runs: PackedRun[] };
+
+export type FromSessionThread =
+  | { type: 'ready' }
+  | { type: 'fatal'; error: string }
+  | { type: 'logits'; id: number; logits: Float32Array[] }
   | { type: 'error'; id: number; error: string };
 
 export type ToWorker = { type: 'run'; id: number; texts: string[]; sentAt: number } | { type: 'close' };

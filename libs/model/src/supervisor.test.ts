@@ -244,6 +244,7 @@ it("a replacement runs the caller's warm-up before it is ready (a failing warm-u
     maxTextChars: 20_000,
     providers: ['cpu'],
     intraOpThreads: 1,
+    sessions: 1,
     nice: 0,
     ortLogLevel: 'fatal',
   };
@@ -265,12 +266,12 @@ function threadNices(): number[] {
   });
 }
 
-it("runs the inference side's threads (worker, tokenizer, ONNX Runtime's pool) at the nice value asked for, and no other", async () => {
+it("runs the inference side's threads (worker, tokenizer, session thread, ONNX Runtime's pools) at the nice value asked for, and no other", async () => {
   const before = threadNices().filter((n) => n === 7).length;
-  const model = await loadModel(MODEL, { modelsDir, intraOpThreads: 2, nice: 7 });
+  const model = await loadModel(MODEL, { modelsDir, intraOpThreads: 2, sessions: 2, nice: 7 });
   try {
-    // The worker's thread, its tokenizer thread, and ORT's second intra-op thread at least.
-    expect(threadNices().filter((n) => n === 7).length - before).toBeGreaterThanOrEqual(3);
+    // The worker's thread, its tokenizer thread, its session thread, and each session's second intra-op thread at least.
+    expect(threadNices().filter((n) => n === 7).length - before).toBeGreaterThanOrEqual(5);
     expect(threadNices().filter((n) => n === 0).length).toBeGreaterThan(0);
     expect((await model.predict(['a fine film'])).predictions).toHaveLength(1);
   } finally {
@@ -282,4 +283,5 @@ it('rejects a bad supervision option before starting anything, naming it', async
   await expect(loadModel(MODEL, { ...base, inferenceTimeoutMs: -1 })).rejects.toThrow('inferenceTimeoutMs must be an integer >= 0, got -1');
   await expect(loadModel(MODEL, { ...base, maxConsecutiveFailures: 0 })).rejects.toThrow('maxConsecutiveFailures must be an integer >= 1, got 0');
   await expect(loadModel(MODEL, { ...base, nice: 20 })).rejects.toThrow('nice must be an integer from 0 to 19, got 20');
+  await expect(loadModel(MODEL, { ...base, sessions: 0 })).rejects.toThrow('sessions must be an integer from 1 to 64, got 0');
 });

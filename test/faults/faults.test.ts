@@ -60,7 +60,8 @@ function scorerEnv(t: Topics, v: Variant, extra: Record<string, string> = {}): R
     GROUP_ID: t.group,
     DELIVERY: v.delivery,
     KAFKA_CLIENT: v.client,
-    // One ONNX Runtime thread per scorer: the suite runs several scorers on two cores.
+    // One ONNX Runtime session of one thread per scorer: the suite runs several scorers on two cores.
+    INFERENCE_SESSIONS: '1',
     INTRA_OP_THREADS: '1',
     // TRANSACTIONAL_ID is left unset, as the chart leaves it: the scorer derives it from
     // GROUP_INSTANCE_ID (platformatic) or the host name, which a restarted process keeps.
@@ -687,7 +688,7 @@ describe('fault suite', () => {
         chunk: 20_000,
       });
       const producedS = (Date.now() - began) / 1000;
-      const s = await launch(`backlog-${tag(v)}`, scorerEnv(t, v, { INTRA_OP_THREADS: '0', MAX_INFLIGHT_MESSAGES: String(maxInFlight), FETCH_MAX_BYTES: String(fetchMaxBytes), LOG_LEVEL: 'info' }));
+      const s = await launch(`backlog-${tag(v)}`, scorerEnv(t, v, { INFERENCE_SESSIONS: '2', INTRA_OP_THREADS: '1', MAX_INFLIGHT_MESSAGES: String(maxInFlight), FETCH_MAX_BYTES: String(fetchMaxBytes), LOG_LEVEL: 'info' }));
       const startAt = Date.now();
       const rss: number[] = [];
       const inflight: number[] = [];

@@ -20,14 +20,20 @@ export const scorerSettings = {
     default: ['cpu'],
     values: ['cuda', 'webgpu', 'cpu'] as const,
   }),
-  INTRA_OP_THREADS: integer({
-    doc: 'ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per core of the node, not of the pod). Match it to the pod\'s CPU limit: Kafka and JSON take about a fifth of a core at full speed (docs/performance.md).',
+  INFERENCE_SESSIONS: integer({
+    doc: "ONNX Runtime sessions of the model that share each batch, each on a thread of its own (cpu provider; a GPU provider runs one). Match it to the pod's CPU limit, with INTRA_OP_THREADS 1: on 2 cores, two sessions of one thread beat one of two, since a session's threads meet at every LSTM step and wait whenever the Kafka thread or the broker takes a core (docs/performance.md, \"Two sessions\").",
     default: 2,
+    min: 1,
+    max: 64,
+  }),
+  INTRA_OP_THREADS: integer({
+    doc: "ONNX Runtime intra-op threads of each session; 0 lets ONNX Runtime choose (one per core of the node, not of the pod). Sessions x threads should not pass the pod's CPU limit: Kafka and JSON take about a fifth of a core at full speed (docs/performance.md).",
+    default: 1,
     min: 0,
     max: 256,
   }),
   INFERENCE_NICE: integer({
-    doc: "Nice value of the inference threads (the model worker, its tokenizer thread, ONNX Runtime's pool): above the main thread's, so Kafka I/O and publishing run first when the cores are busy. p99 at 50 % load 40 -> 26 ms on 2 cores (docs/performance.md). 0: the same priority as the main thread.",
+    doc: "Nice value of the inference threads (the model worker, its tokenizer and session threads, ONNX Runtime's pools): above the main thread's, so Kafka I/O and publishing run first when the cores are busy. p99 at 50 % load 40 -> 26 ms on 2 cores (docs/performance.md). 0: the same priority as the main thread.",
     default: 10,
     min: 0,
     max: 19,

@@ -197,6 +197,7 @@ async function loadOnnxPredictor(config: ScorerConfig, logger: Logger, metrics: 
   const model = await loadModel(config.MODEL, {
     executionProviders: config.EXECUTION_PROVIDERS,
     ...(config.INTRA_OP_THREADS > 0 ? { intraOpThreads: config.INTRA_OP_THREADS } : {}),
+    sessions: config.INFERENCE_SESSIONS,
     nice: config.INFERENCE_NICE,
     inferenceTimeoutMs: config.INFERENCE_TIMEOUT_MS,
     onWarning: (message) => logger.warn({}, message),

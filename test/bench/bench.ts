@@ -62,7 +62,8 @@ const cfg = {
   fullDrainMaxS: num('BENCH_FULL_DRAIN_MAX_S', 300, 1_200),
   // QUICK: fewer points, to keep it near 10 minutes on 2 cores.
   sweepSizes: QUICK ? [1, 32, 256, 1024] : [1, 8, 32, 64, 128, 256, 512, 1024],
-  sweepThreads: QUICK ? [2] : [1, 2],
+  /** [INFERENCE_SESSIONS, INTRA_OP_THREADS] pairs: the default (two sessions of one thread) and one session of two. */
+  sweepEngines: (QUICK ? [[2, 1]] : [[2, 1], [1, 2]]) as [number, number][],
   /** Messages per sweep point for batch >= 32; below 32, seconds after the first output. */
   sweepCap: num('BENCH_SWEEP_CAP', 20_000, 20_000),
   sweepSmallS: num('BENCH_SWEEP_SMALL_S', 10, 20),
@@ -1045,15 +1046,15 @@ if (cfg.phases.includes('paired')) {
 }
 
 if (cfg.phases.includes('sweep')) {
-  for (const threads of cfg.sweepThreads) {
+  for (const [sessions, threads] of cfg.sweepEngines) {
     for (const size of cfg.sweepSizes) {
-      const r = await drain(`sweep-t${threads}-b${size}`, 'sweep', {
+      const r = await drain(`sweep-s${sessions}t${threads}-b${size}`, 'sweep', {
         kind: 'scorer',
-        env: { BATCH_MAX_SIZE: String(size), INTRA_OP_THREADS: String(threads) },
+        env: { BATCH_MAX_SIZE: String(size), INFERENCE_SESSIONS: String(sessions), INTRA_OP_THREADS: String(threads) },
         ...(size < 32 ? { target: cfg.n, maxS: cfg.sweepSmallS } : { target: Math.min(cfg.n, cfg.sweepCap) }),
         keepLabels: false,
       });
-      sweep.push({ batch_max_size: size, intra_op_threads: threads, ...strip(r) });
+      sweep.push({ batch_max_size: size, inference_sessions: sessions, intra_op_threads: threads, ...strip(r) });
     }
   }
 }

@@ -38,13 +38,15 @@ def save(fig, name):
     plt.close(fig)
 
 
-# Throughput vs BATCH_MAX_SIZE, one line per ORT intra-op thread count.
+# Throughput vs BATCH_MAX_SIZE, one line per ORT sessions x intra-op threads (runs before
+# INFERENCE_SESSIONS existed ran one session).
 sweep = r.get("sweep", [])
 if sweep:
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for t in sorted({p["intra_op_threads"] for p in sweep}):
-        pts = sorted((p["batch_max_size"], p["msgs_per_s"]) for p in sweep if p["intra_op_threads"] == t)
-        ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", label=f"scorer, INTRA_OP_THREADS={t}")
+    engine = lambda p: (p.get("inference_sessions", 1), p["intra_op_threads"])
+    for s, t in sorted({engine(p) for p in sweep}):
+        pts = sorted((p["batch_max_size"], p["msgs_per_s"]) for p in sweep if engine(p) == (s, t))
+        ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", label=f"scorer, INFERENCE_SESSIONS={s} x INTRA_OP_THREADS={t}")
     styles = {"model-only": ("tab:green", "--"), "passthrough": ("tab:gray", ":"), "scorer": ("tab:red", "-.")}
     for name, (color, ls) in styles.items():
         if name in systems:

@@ -439,15 +439,17 @@ export function renderMarkdown(r: Results): string {
     }
   }
   if (r.sweep.length > 0) {
-    L.push('### Sweep: BATCH_MAX_SIZE x ORT intra-op threads (scorer drain, capped count)');
+    L.push('### Sweep: BATCH_MAX_SIZE x ORT sessions and intra-op threads (scorer drain, capped count)');
     L.push('');
-    const threads = [...new Set(r.sweep.map((x) => x.intra_op_threads as number))];
+    // Runs before INFERENCE_SESSIONS existed ran one session.
+    const engine = (x: Record<string, unknown>) => `${Number(x.inference_sessions ?? 1)}x${Number(x.intra_op_threads)}`;
+    const engines = [...new Set(r.sweep.map(engine))];
     const sizes = [...new Set(r.sweep.map((x) => x.batch_max_size as number))];
-    L.push(`| BATCH_MAX_SIZE | ${threads.map((t) => `msgs/s, ${t} thread${t > 1 ? 's' : ''} | CPU s/1k | mean batch`).join(' | ')} |`);
-    L.push(`|---:|${threads.map(() => '---:|---:|---:').join('|')}|`);
+    L.push(`| BATCH_MAX_SIZE | ${engines.map((e) => `msgs/s, sessions x threads ${e} | CPU s/1k | mean batch`).join(' | ')} |`);
+    L.push(`|---:|${engines.map(() => '---:|---:|---:').join('|')}|`);
     for (const b of sizes) {
-      const cells = threads.map((t) => {
-        const x = r.sweep.find((y) => y.batch_max_size === b && y.intra_op_threads === t);
+      const cells = engines.map((e) => {
+        const x = r.sweep.find((y) => y.batch_max_size === b && engine(y) === e);
         return x ? `${n0(x.msgs_per_s)} | ${n3(x.cpu_s_per_1k)} | ${n1(x.mean_batch)}` : '– | – | –';
       });
       L.push(`| ${b} | ${cells.join(' | ')} |`);

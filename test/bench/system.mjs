@@ -36,6 +36,7 @@ workerThreads.Worker = TrackedWorker;
 syncBuiltinESMExports();
 
 const { loadModel, readModelFolder } = await import('@sentiment-stream/model');
+const { scorerSettings } = await import('@sentiment-stream/scorer');
 
 const kind = process.argv[2];
 const KINDS = ['scorer', 'passthrough', 'afinn', 'vader', 'per-message', 'model-only', 'peak'];
@@ -302,9 +303,11 @@ async function modelOnly() {
   const all = JSON.parse(readFileSync(process.env.BENCH_TEXTS_FILE, 'utf8'));
   const texts = process.env.BENCH_TEXTS_LIMIT ? all.slice(0, Number(process.env.BENCH_TEXTS_LIMIT)) : all;
   const batch = Number(process.env.BATCH_MAX_SIZE ?? 256);
-  const threads = Number(process.env.INTRA_OP_THREADS ?? 0);
+  // The scorer's sessions and threads (its settings' defaults unless set), so model-only bounds the scorer as it runs.
+  const threads = scorerSettings.INTRA_OP_THREADS.parse('INTRA_OP_THREADS', process.env.INTRA_OP_THREADS);
+  const sessions = scorerSettings.INFERENCE_SESSIONS.parse('INFERENCE_SESSIONS', process.env.INFERENCE_SESSIONS);
   const maxS = Number(process.env.BENCH_MAX_S ?? 0);
-  const model = await loadModel(process.env.MODEL ?? 'sst2-bilstm', threads > 0 ? { intraOpThreads: threads } : {});
+  const model = await loadModel(process.env.MODEL ?? 'sst2-bilstm', { sessions, ...(threads > 0 ? { intraOpThreads: threads } : {}) });
   // The same warm-up as the scorer's loadOnnxPredictor.
   await model.warmup(Math.min(batch, 64));
   const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);

@@ -755,7 +755,7 @@ interface PeakResult {
   cpu_cores: number;
 }
 
-/** GEMM rates through ONNX Runtime, in a child with the inference worker's session options and ORT's default threads (as model-only). */
+/** GEMM rates through ONNX Runtime, in a child with the inference worker's session options and ORT's default threads (every core: the machine model-only's sessions share). */
 async function measurePeak(cost: ModelCost): Promise<PeakResult[]> {
   const dir = join(tmpDir, 'peak');
   mkdirSync(dir, { recursive: true });
@@ -906,7 +906,7 @@ if (cfg.phases.includes('limit')) {
   // model-only of the bench model measured now if the drain phase did not.
   systems['model-only'] ??= await modelOnly(DEFAULT_BATCH);
   limit = {
-    threads: 'ONNX Runtime default (one per core), as model-only',
+    threads: 'ONNX Runtime default (one per core): the whole machine, which model-only\'s sessions share',
     texts: texts.length,
     peak,
     costs: models.map((m) => {
@@ -1008,6 +1008,8 @@ if (cfg.phases.includes('memory')) {
     // One fetch response is what the transport holds beyond MAX_INFLIGHT_MESSAGES: 1 MiB (the default before 2026-12-04) is ~7,000 records here.
     ['FETCH_MAX_BYTES=1048576', { env: { FETCH_MAX_BYTES: String(1 << 20) } }],
     ['node --optimize-for-size', { nodeArgs: ['--optimize-for-size'] }],
+    // The engine before 2026-12-04: one ONNX Runtime session of two threads (a session thread costs an isolate and a session).
+    ['INFERENCE_SESSIONS=1 INTRA_OP_THREADS=2', { env: { INFERENCE_SESSIONS: '1', INTRA_OP_THREADS: '2' } }],
     ...cfg.clients.filter((c) => c !== DEFAULT_CLIENT).map((c): [string, { env: Record<string, string> }] => [`KAFKA_CLIENT=${c}`, { env: { KAFKA_CLIENT: c } }]),
   ];
   for (let round = 0; round < cfg.memoryRounds; round++) {

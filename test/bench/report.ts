@@ -198,7 +198,7 @@ const coresBusy = (l: { cpu_s_per_1k: number; broker_cpu_s_per_1k: number; harne
 const ORDER = ['scorer', 'model-only', 'passthrough', 'naive', 'model-only-b1', 'afinn', 'vader'];
 const WHAT: Record<string, string> = {
   scorer: 'the service, default settings',
-  'model-only': "tokenizer + ONNX Runtime via loadModel().predict, batches of the scorer's BATCH_MAX_SIZE, two calls in flight as in the scorer, no Kafka, ORT's default threads (one per core)",
+  'model-only': "tokenizer + ONNX Runtime via loadModel().predict, batches of the scorer's BATCH_MAX_SIZE, two calls in flight and the scorer's INFERENCE_SESSIONS x INTRA_OP_THREADS, no Kafka",
   passthrough: 'same pipeline, predictor copies a constant result (Kafka + JSON bound)',
   naive: 'the scorer with BATCH_MAX_SIZE=1',
   'model-only-b1': 'model-only with batches of 1: what batching wins inside the model',

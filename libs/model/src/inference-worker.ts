@@ -4,14 +4,14 @@
  * blocks the thread it runs on for the whole inference, so it runs here and the caller's event loop
  * (Kafka heartbeats) stays free. Each call is handed to the tokenizer stage as soon as it arrives and
  * run in ONNX Runtime once its rows are back, one at a time in arrival order: while call k runs, call
- * k + 1 is being tokenized. On the cpu provider a call's runs are shared between the worker's own
- * session and `sessions - 1` session threads (session-thread.ts), which run at the same time. A
- * `close` message is handled after the calls sent before it.
+ * k + 1 is being tokenized. A call's runs are shared between the worker's own session and its
+ * session threads (session-thread.ts; the main thread starts them and hands this worker a channel to
+ * each), which run at the same time. A `close` message is handled after the calls sent before it.
  */
 import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import path from 'node:path';
-import { parentPort, workerData, type Worker } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort, type Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { packBatch, shareRuns, subBatches } from './encode.js';
 import { parseWindowStride } from './model-folder.js';
@@ -22,7 +22,6 @@ import {
   type FromWorker,
   type PackedRun,
   type ProviderName,
-  type SessionThreadInit,
   type TokenizerInit,
   type ToSessionThread,
   type ToTokenizer,
@@ -108,15 +107,17 @@ class TokenizerStage {
 
 /**
  * Another session of the model on a thread of its own (session-thread.ts), seen from here: a share
- * of a call goes out packed and its logits come back. A session thread that dies ends this worker
- * (the supervisor replaces it and runs its calls again), as a crash of the worker's own session would.
+ * of a call goes out packed over the channel and its logits come back. The main thread starts the
+ * thread and hands this worker its end of the channel (supervisor.ts). A session thread that dies
+ * ends this worker (the supervisor replaces it with new session threads and runs its calls again),
+ * as a crash of the worker's own session would.
  */
 class SessionThread {
   private readonly pending = new Map<number, { resolve: (logits: Float32Array[]) => void; reject: (e: Error) => void }>();
   private closing = false;
 
-  private constructor(private readonly worker: Worker) {
-    worker.on('message', (msg: FromSessionThread) => {
+  private constructor(private readonly port: MessagePort) {
+    port.on('message', (msg: FromSessionThread) => {
       if (msg.type !== 'logits' && msg.type !== 'error') return;
       const p = this.pending.get(msg.id);
       if (!p) return;
@@ -124,11 +125,9 @@ class SessionThread {
       if (msg.type === 'logits') p.resolve(msg.logits);
       else p.reject(new Error(msg.error));
     });
-    let lastError = '';
-    worker.on('error', (err) => (lastError = `: ${err.message}`));
-    worker.on('exit', (code) => {
+    port.on('close', () => {
       if (this.closing) return;
-      const why = `a session thread exited (code ${code})${lastError}`;
+      const why = 'a session thread ended';
       for (const p of this.pending.values()) p.reject(new Error(why));
       setImmediate(() => {
         throw new Error(why);
@@ -136,27 +135,31 @@ class SessionThread {
     });
   }
 
-  /** Starts the thread; rejects with its own error when its session cannot start. */
-  static async start(init: SessionThreadInit): Promise<SessionThread> {
-    const worker = startWorker('session-thread', { workerData: init });
+  /** Waits for the thread's session; rejects with its own error when it cannot start. */
+  static async start(port: MessagePort): Promise<SessionThread> {
     await new Promise<void>((resolve, reject) => {
-      worker.once('message', (msg: FromSessionThread) => (msg.type === 'ready' ? resolve() : reject(new Error(msg.type === 'fatal' ? msg.error : `unexpected ${msg.type} message`))));
-      worker.once('error', (err) => reject(err));
-      worker.once('exit', (code) => reject(new Error(`a session thread exited during load (code ${code})`)));
+      const onClose = () => reject(new Error('a session thread ended during load'));
+      port.once('close', onClose);
+      port.once('message', (msg: FromSessionThread) => {
+        port.off('close', onClose);
+        if (msg.type === 'ready') resolve();
+        else reject(new Error(msg.type === 'fatal' ? `a session thread could not start: ${msg.error}` : `unexpected ${msg.type} message`));
+      });
     });
-    return new SessionThread(worker);
+    return new SessionThread(port);
   }
 
   run(id: number, runs: PackedRun[]): Promise<Float32Array[]> {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, runs } satisfies ToSessionThread, runs.flatMap((r) => [r.inputIds.buffer, r.attentionMask.buffer] as ArrayBuffer[]));
+      this.port.postMessage({ id, runs } satisfies ToSessionThread, runs.flatMap((r) => [r.inputIds.buffer, r.attentionMask.buffer] as ArrayBuffer[]));
     });
   }
 
-  async close(): Promise<void> {
+  /** Closes the channel: the thread ends after the run it may be in. */
+  close(): void {
     this.closing = true;
-    await this.worker.terminate();
+    this.port.close();
   }
 }
 
@@ -197,11 +200,7 @@ async function main(): Promise<void> {
     tokenizer = new TokenizerStage({ dir: init.dir, maxLength: init.maxLength, maxTextChars: init.maxTextChars, windowStride, faultInjection: init.faultState !== undefined });
     await tokenizer.start();
     ({ session, provider, failures } = await createSession(init));
-    // More sessions only on the cpu provider: a GPU runs one call's work in parallel itself.
-    const others = provider === 'cpu' ? init.sessions - 1 : 0;
-    if (provider !== 'cpu' && init.sessions > 1) warnings.push(`${init.sessions} sessions were asked for; the ${provider} provider runs one`);
-    const threadInit: SessionThreadInit = { modelPath: init.modelPath, provider, intraOpThreads: init.intraOpThreads, ortLogLevel: init.ortLogLevel, classes: init.labels.length };
-    sessionThreads = await Promise.all(Array.from({ length: others }, () => SessionThread.start(threadInit)));
+    sessionThreads = await Promise.all((init.sessionPorts ?? []).map((port) => SessionThread.start(port)));
   } catch (err) {
     post({ type: 'fatal', error: firstLine(err) });
     return;
@@ -264,7 +263,7 @@ async function main(): Promise<void> {
     chain = chain.then(async () => {
       if (msg.type === 'close') {
         await session.release();
-        await Promise.all(sessionThreads.map((t) => t.close()));
+        for (const t of sessionThreads) t.close();
         await tokenizer.close();
         post({ type: 'closed' });
         port.close();

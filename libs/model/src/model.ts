@@ -13,7 +13,7 @@ export interface LoadOptions {
   intraOpThreads?: number;
   /**
    * ONNX Runtime sessions of the model that share each call's runs, each on a thread of its own
-   * (cpu provider only; another provider runs one). Default 1. On CPU, `sessions: 2, intraOpThreads:
+   * (when cpu is the first provider; otherwise one, and onWarning says so). Default 1. On CPU, `sessions: 2, intraOpThreads:
    * 1` beats one session of 2 threads (README, "Sessions").
    */
   sessions?: number;
@@ -179,12 +179,14 @@ export async function loadModel(dirOrName: string, options: LoadOptions = {}): P
     maxTextChars: options.maxTextChars ?? 20_000,
     providers,
     intraOpThreads: threads,
-    sessions,
+    // More sessions on the cpu provider only: a GPU runs a call's work in parallel itself.
+    sessions: providers[0] === 'cpu' ? sessions : 1,
     nice,
     ortLogLevel: options.ortLogLevel ?? 'fatal',
     ...(options.faultInjection ? { faultState: new SharedArrayBuffer(8) } : {}),
   };
   const label = `model ${folder.config.name} (${folder.dir})`;
+  if (sessions > 1 && providers[0] !== 'cpu') options.onWarning?.(`${label}: ${sessions} sessions apply to the cpu provider; ${providers[0]} runs one`);
   const workerName = options.faultInjection ? 'fault-worker' : 'inference-worker';
   const { handle, ready } = startInferenceWorker(workerName, init, supervise.startTimeoutMs, null);
   let started: Awaited<typeof ready>;

@@ -1,4 +1,5 @@
-/** Messages between the main thread (model.ts), the inference worker (inference-worker.ts) and its tokenizer stage (tokenize-worker.ts). */
+/** Messages between the main thread (model.ts), the inference worker (inference-worker.ts), its tokenizer stage (tokenize-worker.ts) and its session threads (session-thread.ts). */
+import type { MessagePort } from 'node:worker_threads';
 
 export const PROVIDERS = ['cuda', 'webgpu', 'cpu'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
@@ -15,10 +16,13 @@ export interface WorkerInit {
   providers: ProviderName[];
   intraOpThreads: number | undefined;
   /**
-   * ONNX Runtime sessions that run a call's pieces at the same time, on the cpu provider: the
-   * worker's own and `sessions - 1` session threads (session-thread.ts). Another provider runs one.
+   * ONNX Runtime sessions that run a call's runs at the same time: the worker's own and
+   * `sessions - 1` session threads (session-thread.ts), on the cpu provider (loadModel sets 1 when
+   * another provider comes first).
    */
   sessions: number;
+  /** Set by startInferenceWorker (supervisor.ts): one end of a channel to each of the worker's session threads. */
+  sessionPorts?: MessagePort[];
   /**
    * Nice value the worker's thread takes before it starts the tokenizer thread and ONNX Runtime's
    * pool, which inherit it (Linux's nice is per thread); 0 leaves it as it is.
@@ -52,14 +56,21 @@ export type FromTokenizer =
   | { type: 'rows'; id: number; ids: Int32Array; offsets: Int32Array; owner: Int32Array | null; tokenizeMs: number }
   | { type: 'error'; id: number; error: string };
 
-/** `workerData` of a session thread (session-thread.ts): the session options its worker settled on. */
+/**
+ * `workerData` of a session thread (session-thread.ts). It is started by the main thread, beside
+ * its worker, and talks to the worker over `port` (the worker has the other end).
+ */
 export interface SessionThreadInit {
   modelPath: string;
-  provider: ProviderName;
   intraOpThreads: number | undefined;
   ortLogLevel: OrtLogLevel;
   classes: number;
+  nice: number;
+  port: MessagePort;
 }
+
+/** What the main thread tells a session thread: its worker has ended, so end after the run in progress. */
+export type ToSessionThreadControl = { type: 'close' };
 
 /** One packed run ([batch, seqLen] int64 data), as a session thread receives it. */
 export interface PackedRun {

@@ -234,6 +234,23 @@ describe('giving up', () => {
   });
 });
 
+it('with two sessions: an exit and a hang each replace the worker with its session thread, and no thread is left behind', async () => {
+  const model = await loadModel(MODEL, { ...base, sessions: 2, inferenceTimeoutMs: 1_000 });
+  try {
+    // Enough rows that the session thread has a share of each call, and is in its run when the
+    // worker exits: while the worker started its session threads, their teardown mid-run aborted
+    // the whole process ("terminate called after throwing an instance of 'Napi::Error'").
+    const rows = ['fine', 'a long and winding sentence about a film', 'ok', 'meh'];
+    expect(await rejection(model.predict([...rows, faultText('exit')]))).toMatchObject({ retriable: true, reason: 'worker exited (code 86)' });
+    expect(await rejection(model.predict([...rows, faultText('hang')]))).toBeInstanceOf(InferenceTimeoutError);
+    expect((await model.predict(['a wonderful film', 'a dreadful film', ...rows])).predictions.slice(0, 2).map((p) => p.label)).toEqual(['positive', 'negative']);
+    expect(model.health()).toMatchObject({ state: 'ok', restarts: 2, consecutiveFailures: 0 });
+  } finally {
+    await model.close();
+  }
+  expect(threads()).toBe(idleThreads);
+});
+
 it("a replacement runs the caller's warm-up before it is ready (a failing warm-up is a failed start)", async () => {
   const folder = await readModelFolder(MODEL, { modelsDir });
   const init: WorkerInit = {

@@ -3,9 +3,9 @@
  * died or hung, typed errors for the calls it took down, and giving up when replacing does not help.
  * README.md ("Supervision") explains the rules and the defaults.
  */
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, type Worker } from 'node:worker_threads';
 import { InferenceError, InferenceTimeoutError, ModelClosedError, ModelFailedError, WorkerRestartedError } from './errors.js';
-import type { FromWorker, Timings, ToWorker, WorkerInit } from './protocol.js';
+import type { FromWorker, SessionThreadInit, Timings, ToSessionThreadControl, ToWorker, WorkerInit } from './protocol.js';
 import { WorkerClient } from './worker-client.js';
 import { startWorker } from './worker-entry.js';
 
@@ -50,11 +50,35 @@ export interface ModelHealth {
 export type RunReply = { logits: Float32Array; timings: Omit<Timings, 'totalMs'> };
 type Ready = Extract<FromWorker, { type: 'ready' }>;
 
-/** A started worker, and whether its thread has ended. */
+/** A started worker, and whether its thread (and its session threads') have ended. */
 export interface WorkerHandle {
   worker: Worker;
+  /** The worker's exit code, once the worker and its session threads have all ended. */
   exited: Promise<number>;
   hasExited(): boolean;
+}
+
+/**
+ * The worker's `sessions - 1` session threads, started here on the main thread rather than by the
+ * worker: a thread started by the worker would be torn down with it, and one torn down while in an
+ * ONNX Runtime run aborts the whole process when the run returns (onnxruntime-node throws a C++
+ * exception into a terminating isolate). Started here, a session thread outlives a worker that
+ * dies: told to close, it finishes the run in progress and ends by itself. Each talks to its worker
+ * over a MessageChannel whose other end goes to the worker.
+ */
+function startSessionThreads(init: WorkerInit): { threads: Worker[]; ports: MessageChannel['port1'][] } {
+  const threads: Worker[] = [];
+  const ports: MessageChannel['port1'][] = [];
+  for (let i = 1; i < init.sessions; i++) {
+    const { port1, port2 } = new MessageChannel();
+    const data: SessionThreadInit = { modelPath: init.modelPath, intraOpThreads: init.intraOpThreads, ortLogLevel: init.ortLogLevel, classes: init.labels.length, nice: init.nice, port: port2 };
+    const thread = startWorker('session-thread', { workerData: data, transferList: [port2] });
+    // Its worker holds the event loop while calls are pending; this thread never needs to.
+    thread.unref();
+    threads.push(thread);
+    ports.push(port1);
+  }
+  return { threads, ports };
 }
 
 /**
@@ -68,12 +92,18 @@ export function startInferenceWorker(
   timeoutMs: number,
   warmupTexts: string[] | null,
 ): { handle: WorkerHandle; ready: Promise<Ready> } {
-  const worker = startWorker(workerName, { workerData: init });
+  const sessions = startSessionThreads(init);
+  const worker = startWorker(workerName, { workerData: { ...init, sessionPorts: sessions.ports }, transferList: sessions.ports });
+  const threadsEnded = sessions.threads.map((t) => new Promise<void>((resolve) => t.once('exit', () => resolve())));
   let exited = false;
   const exitedPromise = new Promise<number>((resolve) => {
     worker.once('exit', (code) => {
-      exited = true;
-      resolve(code);
+      // Its session threads end after the run they may be in (never terminated mid-run).
+      for (const t of sessions.threads) t.postMessage({ type: 'close' } satisfies ToSessionThreadControl);
+      void Promise.all(threadsEnded).then(() => {
+        exited = true;
+        resolve(code);
+      });
     });
   });
   const handle: WorkerHandle = { worker, exited: exitedPromise, hasExited: () => exited };

@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AutoTokenizer, env } from '@xenova/transformers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileReplaceNormalizers, describeEmoji, loadTokenizer, readEmojiNames } from './tokenizer.js';
@@ -135,5 +137,33 @@ describe('compileReplaceNormalizers', () => {
     for (const t of texts) expect(compiled.normalizer.normalize(t), t).toBe(library.normalizer.normalize(t));
     const opts = { truncation: false, padding: false, return_tensor: false };
     expect(compiled(texts, opts).input_ids).toEqual(library(texts, opts).input_ids);
+  });
+});
+
+describe('what loading the tokenizer maps into the process', () => {
+  const dist = new URL('../dist/tokenizer.js', import.meta.url);
+  const model = path.resolve(import.meta.dirname, '../../../models/sst2-bilstm');
+  /** Loads a tokenizer in a fresh process (the built library's, or through the package's entry) and says whether sharp's libvips got mapped. */
+  const load = (via: 'library' | 'entry') => {
+    const script =
+      via === 'library'
+        ? `const { loadTokenizer } = await import(${JSON.stringify(dist.href)}); const ids = (await loadTokenizer(${JSON.stringify(model)}, 128, 20000)).encode(['a great movie'])[0];`
+        : `const { AutoTokenizer, env } = await import('@xenova/transformers'); env.allowRemoteModels = false; env.localModelPath = ${JSON.stringify(path.dirname(model) + path.sep)}; const ids = (await AutoTokenizer.from_pretrained('sst2-bilstm'))(['a great movie'], { return_tensor: false }).input_ids[0];`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', `${script} const { readFileSync } = await import('node:fs'); process.stdout.write(JSON.stringify({ ids, sharp: /libvips/.test(readFileSync('/proc/self/maps', 'utf8')) }));`], {
+      cwd: import.meta.dirname,
+      encoding: 'utf8',
+    });
+    return JSON.parse(out) as { ids: number[]; sharp: boolean };
+  };
+
+  it('no image library: the tokenizer imports only the modules it calls (12 MB less RSS)', () => {
+    expect(existsSync(fileURLToPath(dist)), `${fileURLToPath(dist)} is missing: build first (npx tsc -b)`).toBe(true);
+    const library = load('library');
+    const entry = load('entry');
+    // The check can fail: the package's entry does map libvips.
+    expect(entry.sharp).toBe(true);
+    expect(library.sharp).toBe(false);
+    expect(library.ids.length).toBeGreaterThan(1);
+    expect(library.ids).toEqual(entry.ids);
   });
 });

@@ -13,7 +13,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -787,7 +787,10 @@ async function measurePeak(cost: ModelCost): Promise<PeakResult[]> {
   }
   const specFile = join(dir, 'spec.json');
   writeFileSync(specFile, JSON.stringify({ cases }));
-  const sys = await startSystem('peak', { BENCH_PEAK_SPEC: specFile }, join(tmpDir, 'peak.log'));
+  // One intra-op thread per core, said outright: ORT 1.30's own default ran these GEMMs on one
+  // thread of 2 here (1.0 core busy, 177 G/s against 332 on two), which would hold model-only's
+  // two sessions to half the machine's peak.
+  const sys = await startSystem('peak', { BENCH_PEAK_SPEC: specFile, INTRA_OP_THREADS: String(availableParallelism()) }, join(tmpDir, 'peak.log'));
   let result: PeakResult[] | null = null;
   sys.onLine((o) => {
     if (o.result) result = o.result as PeakResult[];
@@ -906,7 +909,7 @@ if (cfg.phases.includes('limit')) {
   // model-only of the bench model measured now if the drain phase did not.
   systems['model-only'] ??= await modelOnly(DEFAULT_BATCH);
   limit = {
-    threads: 'ONNX Runtime default (one per core): the whole machine, which model-only\'s sessions share',
+    threads: `${availableParallelism()} intra-op threads, one per core: the whole machine, which model-only's sessions share`,
     texts: texts.length,
     peak,
     costs: models.map((m) => {

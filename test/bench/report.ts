@@ -389,7 +389,7 @@ export function renderMarkdown(r: Results): string {
       L.push('| factor | value | what it is |');
       L.push('|---|---:|---|');
       L.push(`| time in ONNX Runtime | ${pc(f.ort_share)} | share of model-only wall time inside \`session.run\`; the rest is the worker protocol and tokenization not hidden behind the call before (the tokenizer stage overlaps them) |`);
-      L.push(`| padding | ${pc(f.padding)} | real tokens / tokens run: runs sorted by length of at most 64 rows and 1,024 padded tokens (encode.ts SUB_BATCH), each padded to its longest |`);
+      L.push(`| padding | ${pc(f.padding)} | real tokens / tokens run: runs sorted by length, each of at most \`SUB_BATCH\` rows and padded tokens (libs/model/src/encode.ts: 64 and 512 since 2026-12-04, 1,024 tokens before) and padded to its longest |`);
       L.push(`| shapes: small matrices and the recurrence | ${pc(f.shapes)} | what the LSTM's own GEMM shapes reach (${n1(f.predicted_gops)} GFLOP/s from the two shape rows above) / the peak |`);
       L.push(`| everything else in the LSTM kernel | ${pc(f.other)} | measured rate on padded tokens / the shape prediction: gate activations, per-step threading, reversal, embedding gathers, pooling |`);
       L.push('');

@@ -359,8 +359,8 @@ async function modelOnly() {
 
 /**
  * Times MatMul models (test/bench/lib/onnx.ts writes them) with the inference worker's session
- * options (intra-op threads, no spinning, sequential, all graph optimizations): the GEMM rate this
- * machine reaches through ONNX Runtime on the threads the model gets. Each case runs for about
+ * options (no spinning, sequential, all graph optimizations) on INTRA_OP_THREADS threads (bench.ts
+ * gives one per core): the GEMM rate this machine reaches through ONNX Runtime. Each case runs for about
  * `seconds` in 5 rounds; the best round is the peak (the machine is shared), the median is shown too.
  */
 async function peak() {

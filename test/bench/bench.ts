@@ -22,7 +22,7 @@ import { scorerSettings } from '@sentiment-stream/scorer';
 import { countRecords, createKafka, createProducer, createTopics, produceAll, readTopic, withAdmin } from './lib/kafka.js';
 import { modelSpecs, type ModelSpec } from './lib/models.js';
 import { costTerms, matmulChainModel, matmulIntegerModel, readOnnxGraph, rowOps, type ModelCost } from './lib/onnx.js';
-import { IMAGE, machineBusyS, procSample, promSum, sleep, startSystem, type ProcSample, type SystemProcess } from './lib/proc.js';
+import { IMAGE, machineBusyS, pinSystems, procSample, promSum, sleep, startSystem, type ProcSample, type SystemProcess } from './lib/proc.js';
 import { DatasetsError, describe, loadPools, sample, type PoolItem } from './lib/sample.js';
 import { attributeTail, readJvmPauses, spread, type Pause, type SecondStats } from './lib/tail.js';
 import { summarizeProfiles } from './profile.js';
@@ -94,6 +94,12 @@ const cfg = {
   memoryCap: num('BENCH_MEMORY_CAP', 20_000, 50_000),
   /** Interleaved rounds of the memory variants (a drain's peak RSS moves by tens of MB from run to run). */
   memoryRounds: num('BENCH_MEMORY_ROUNDS', 1, 3),
+  /**
+   * BENCH_SYSTEM_CPUS (e.g. `1`): every system under test on these CPUs, this harness and the broker
+   * on the others, so the broker's and the load generator's work does not share the scorer's cores.
+   * Unset: all share every core, as on the machine of the docs' runs.
+   */
+  systemCpus: env.BENCH_SYSTEM_CPUS || null,
   /** Kafka clients given rows (drain, open loop, compression); the scorer's default first. */
   clients: listOf(env.BENCH_CLIENTS, ['platformatic', 'kafkajs']).sort((a, b) => Number(b === DEFAULT_CLIENT) - Number(a === DEFAULT_CLIENT)),
   compressions: listOf(env.BENCH_COMPRESSIONS, ['none', 'gzip', 'snappy', 'lz4', 'zstd']),
@@ -153,6 +159,16 @@ const brokerDataDir = (() => {
     return /BROKER_DATA_DIR=(.*)/.exec(readFileSync(join(brokerRunDir, 'broker.env'), 'utf8'))?.[1]?.trim() ?? null;
   } catch {
     return null;
+  }
+})();
+/** Cores the systems under test run on: the GEMM peak uses as many threads. */
+const systemCores = (() => {
+  if (!cfg.systemCpus) return availableParallelism();
+  try {
+    return pinSystems(cfg.systemCpus, [process.pid, ...(brokerPid ? [brokerPid] : [])], 'BENCH_SYSTEM_CPUS');
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exit(2);
   }
 })();
 /** make bench starts the broker with -Xlog:gc:file=<run dir>/gc.log (BENCH_BROKER_GC_LOG elsewhere). */
@@ -484,12 +500,16 @@ function accuracy(labels: Map<string, string>, modelLabels = mainModel.labels) {
 }
 
 // --- model-only: tokenizer + inference, no Kafka ---------------------------------------------
+/** The settings of `env` that choose how ONNX Runtime runs the model (sessions and their threads). */
+const engineOf = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).filter(([k]) => k === 'INFERENCE_SESSIONS' || k === 'INTRA_OP_THREADS'));
+
 async function modelOnly(batch: number, limit = cfg.n, model = cfg.model, maxS = 0): Promise<DrainResult> {
   const index = models.findIndex((m) => m.dir === model);
   const tag = `model-only-${model === cfg.model ? '' : `${index}-${models[index]?.name ?? 'x'}-`}b${batch}`;
   const sys: SystemProcess = await startSystem(
     'model-only',
-    { BENCH_TEXTS_FILE: textsFile, BENCH_TEXTS_LIMIT: String(limit), BATCH_MAX_SIZE: String(batch), MODEL: model, BENCH_MAX_S: String(maxS) },
+    // The scorer's engine, when BENCH_SCORER_ENV sets it: model-only bounds the scorer as it runs.
+    { ...engineOf(cfg.scorerEnv), BENCH_TEXTS_FILE: textsFile, BENCH_TEXTS_LIMIT: String(limit), BATCH_MAX_SIZE: String(batch), MODEL: model, BENCH_MAX_S: String(maxS) },
     join(tmpDir, `${tag}.log`),
   );
   let done = 0;
@@ -790,7 +810,7 @@ async function measurePeak(cost: ModelCost): Promise<PeakResult[]> {
   // One intra-op thread per core, said outright: ORT 1.30's own default ran these GEMMs on one
   // thread of 2 here (1.0 core busy, 177 G/s against 332 on two), which would hold model-only's
   // two sessions to half the machine's peak.
-  const sys = await startSystem('peak', { BENCH_PEAK_SPEC: specFile, INTRA_OP_THREADS: String(availableParallelism()) }, join(tmpDir, 'peak.log'));
+  const sys = await startSystem('peak', { BENCH_PEAK_SPEC: specFile, INTRA_OP_THREADS: String(systemCores) }, join(tmpDir, 'peak.log'));
   let result: PeakResult[] | null = null;
   sys.onLine((o) => {
     if (o.result) result = o.result as PeakResult[];
@@ -909,7 +929,7 @@ if (cfg.phases.includes('limit')) {
   // model-only of the bench model measured now if the drain phase did not.
   systems['model-only'] ??= await modelOnly(DEFAULT_BATCH);
   limit = {
-    threads: `${availableParallelism()} intra-op threads, one per core: the whole machine, which model-only's sessions share`,
+    threads: `${systemCores} intra-op threads, one per core${cfg.systemCpus ? ` of BENCH_SYSTEM_CPUS (${cfg.systemCpus})` : ': the whole machine'}, which model-only's sessions share`,
     texts: texts.length,
     peak,
     costs: models.map((m) => {
@@ -1128,6 +1148,7 @@ const results: Results = {
     naive_s: cfg.naiveS,
     max_rate: cfg.maxRate,
     scorer_env: cfg.scorerEnv,
+    system_cpus: cfg.systemCpus,
     image: cfg.imageFlags ? IMAGE : null,
     full_drain_max_s: cfg.fullDrainMaxS,
     compression_cap: cfg.compressionCap,

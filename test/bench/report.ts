@@ -286,7 +286,7 @@ export function renderMarkdown(r: Results): string {
   const m = r.machine;
   const d = r.defaults;
   L.push(`Run of ${r.date.slice(0, 16).replace('T', ' ')} UTC, ${r.duration_s} s, ${r.config.quick ? '**QUICK** (small N, indicative only), ' : ''}N = ${n0(r.config.n)} backlog messages, commit \`${r.commit.slice(0, 12)}\`${r.commit_dirty ? ' (libs/, services/, models/ or test/bench/ had uncommitted changes)' : ''}.`);
-  L.push(`Machine: ${m.nproc} CPUs (${m.cpu_model}), ${m.mem_gib} GiB, Node ${m.node}; broker: ${m.broker}, on the same machine. Load average at start: ${m.load_at_start}; at end: ${m.load_at_end ?? '–'}.`);
+  L.push(`Machine: ${m.nproc} CPUs (${m.cpu_model}), ${m.mem_gib} GiB, Node ${m.node}; broker: ${m.broker}, on the same machine${typeof r.config.system_cpus === 'string' ? ` (systems under test on CPU ${r.config.system_cpus}, the broker and this harness on the others: BENCH_SYSTEM_CPUS)` : ''}. Load average at start: ${m.load_at_start}; at end: ${m.load_at_end ?? '–'}.`);
   L.push(`Model: ${r.model.name} ${r.model.version} (${r.model.labels.join('/')}). Sample: ${n0(r.sample.tweets)} tweets + ${n0(r.sample.reviews)} review sentences, median ${r.sample.chars_p50} chars (p90 ${r.sample.chars_p90}), ${r.sample.words_mean} words on average, ${r.sample.mean_text_bytes} bytes of text per message.`);
   if (d) L.push(`Scorer defaults in this run: KAFKA_CLIENT=${d.kafka_client}, PRODUCER_COMPRESSION=${d.producer_compression}, BATCH_MAX_SIZE=${d.batch_max_size}.`);
   L.push('');

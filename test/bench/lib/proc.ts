@@ -1,6 +1,7 @@
 // Child processes of the benchmark and what /proc says about them.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../support/net.js';
@@ -54,14 +55,45 @@ export interface SystemProcess {
   kill(): Promise<void>;
 }
 
+/** CPUs every system under test is started on (`taskset -c`), or null: wherever the kernel puts it. */
+let systemCpus: string | null = null;
+
+/**
+ * Splits the machine's `total` CPUs into `cpus` (a comma-separated list of CPU numbers) and the rest.
+ * Throws, naming `setting`, when the list is not CPUs of this machine or leaves none to the rest.
+ */
+export function splitCpus(cpus: string, total: number, setting: string): { mine: number[]; rest: number[] } {
+  const parts = cpus.split(',').map((c) => c.trim());
+  if (parts.some((c) => !/^\d+$/.test(c) || Number(c) >= total)) throw new Error(`${setting} must list CPU numbers from 0 to ${total - 1}, got "${cpus}"`);
+  const mine = [...new Set(parts.map(Number))].sort((a, b) => a - b);
+  const rest = Array.from({ length: total }, (_, i) => i).filter((i) => !mine.includes(i));
+  if (rest.length === 0) throw new Error(`${setting} must leave at least one of the ${total} CPUs to the broker and the harness, got "${cpus}"`);
+  return { mine, rest };
+}
+
+/**
+ * Gives every system started from now on the CPUs `cpus` (splitCpus) and moves the processes
+ * `others` (this harness, the broker), all their threads, to the remaining ones: a scorer on cores
+ * of its own, as a pod on another node than the broker's would have them. Returns how many CPUs the
+ * systems get.
+ */
+export function pinSystems(cpus: string, others: number[], setting: string): number {
+  const { mine, rest } = splitCpus(cpus, availableParallelism(), setting);
+  for (const pid of others) execFileSync('taskset', ['--all-tasks', '--pid', '--cpu-list', rest.join(','), String(pid)], { stdio: 'ignore' });
+  systemCpus = mine.join(',');
+  return mine.length;
+}
+
 /**
  * Starts `node [the image's node flags] [nodeArgs] test/bench/system.mjs <kind>` with `env` on top of
  * PATH and the image's runtime env only (`image: false`: neither, V8's and Node's own defaults); logs
- * go to `logFile`.
+ * go to `logFile`. On the CPUs of pinSystems, when it was called.
  */
 export async function startSystem(kind: string, env: Record<string, string>, logFile: string, nodeArgs: string[] = [], image = true): Promise<SystemProcess> {
   const statusPort = await freePort();
-  const child = spawn(process.execPath, [...(image ? IMAGE.nodeArgs : []), ...nodeArgs, SYSTEM, kind], {
+  const args = [...(image ? IMAGE.nodeArgs : []), ...nodeArgs, SYSTEM, kind];
+  // taskset execs node, so the child's pid is node's.
+  const child = spawn(systemCpus ? 'taskset' : process.execPath, systemCpus ? ['--cpu-list', systemCpus, process.execPath, ...args] : args, {
     env: { PATH: process.env.PATH ?? '', ...(image ? IMAGE.env : {}), LOG_LEVEL: 'warn', STATUS_PORT: String(statusPort), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -203,7 +203,7 @@ function snapshot(sys: ProcSample, count: number): Snapshot {
 function attribute(a: Snapshot, b: Snapshot, messages: number) {
   const wall = (b.at - a.at) / 1000;
   // Too short a window between two /proc samples (10 ms ticks) says nothing.
-  if (wall < 0.5 || messages <= 0) return { cpu_s_per_1k: NaN, broker_cpu_s_per_1k: NaN, harness_cpu_s_per_1k: NaN, other_processes_cores: NaN };
+  if (wall < 0.5 || messages <= 0) return { cpu_s_per_1k: NaN, broker_cpu_s_per_1k: NaN, harness_cpu_s_per_1k: NaN, other_processes_cores: NaN, main_run_ms_per_s: NaN, main_wait_ms_per_s: NaN };
   const sysS = b.sys.cpuS - a.sys.cpuS;
   const brokerS = b.brokerS - a.brokerS;
   const harnessS = b.harnessS - a.harnessS;
@@ -213,6 +213,9 @@ function attribute(a: Snapshot, b: Snapshot, messages: number) {
     broker_cpu_s_per_1k: brokerPid ? (brokerS / messages) * 1000 : NaN,
     harness_cpu_s_per_1k: (harnessS / messages) * 1000,
     other_processes_cores: Math.max(0, otherS / wall),
+    // The system's main thread (Kafka, decoding, publishing): on a core, and ready but waiting for one.
+    main_run_ms_per_s: ((b.sys.mainRunS - a.sys.mainRunS) * 1000) / wall,
+    main_wait_ms_per_s: ((b.sys.mainWaitS - a.sys.mainWaitS) * 1000) / wall,
   };
 }
 
@@ -688,6 +691,8 @@ async function openLoop(fraction: number, maxRate: number, client: string, repea
     cpu_s_per_1k: att.cpu_s_per_1k,
     broker_cpu_s_per_1k: att.broker_cpu_s_per_1k,
     harness_cpu_s_per_1k: att.harness_cpu_s_per_1k,
+    scorer_main_run_ms_per_s: att.main_run_ms_per_s,
+    scorer_main_wait_ms_per_s: att.main_wait_ms_per_s,
     other_processes_cores: att.other_processes_cores,
     ...(batches > 0
       ? {

@@ -109,6 +109,9 @@ export interface LatencyResult {
   /** Longest event-loop delay of the scorer's main thread in the window. */
   scorer_loop_max_ms: number;
   scorer_gc_ms_per_s: number;
+  /** The scorer's main thread per second of the run: on a core, and runnable but waiting for one (/proc schedstat; absent before 2026-12-05). */
+  scorer_main_run_ms_per_s?: number;
+  scorer_main_wait_ms_per_s?: number;
   tail: {
     p99_ms: number;
     slow: number;
@@ -414,10 +417,10 @@ export function renderMarkdown(r: Results): string {
     const warmRun = Number(r.config.open_loop_warmup_run_s ?? 0);
     L.push(`### Open loop: end-to-end latency of the scorer (${r.config.open_loop_s} s per run, first ${r.config.open_loop_warmup_s} s left out; every run${warmRun > 0 ? `, after a ${warmRun} s warm-up run not recorded` : ''})`);
     L.push('');
-    L.push('| client | run | offered | msgs/s offered | achieved | p50 ms | p95 ms | p99 ms | p99.9 ms | max ms | p99 to broker append ms | mean batch | tokenize + inference ms / batch | scorer CPU s / 1k | cores busy: scorer + broker + harness | scorer GC ms/s | scorer loop delay max ms | harness loop delay p99 ms | other load (cores) | load avg at end |');
-    L.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|');
+    L.push('| client | run | offered | msgs/s offered | achieved | p50 ms | p95 ms | p99 ms | p99.9 ms | max ms | p99 to broker append ms | mean batch | tokenize + inference ms / batch | scorer CPU s / 1k | cores busy: scorer + broker + harness | scorer GC ms/s | scorer loop delay max ms | scorer main thread ms/s: runs / waits for a core | harness loop delay p99 ms | other load (cores) | load avg at end |');
+    L.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|');
     for (const l of r.latency) {
-      L.push(`| ${l.client ?? '–'} | ${l.repeat ?? 0} | ${Math.round(100 * l.rate_fraction)} % | ${n0(l.offered_msgs_per_s)} | ${n0(l.achieved_msgs_per_s)} | ${n0(l.p50_ms)} | ${n0(l.p95_ms)} | **${n0(l.p99_ms)}** | ${n0(l.p999_ms)} | ${n0(l.max_ms)} | ${n0(l.broker_p99_ms)} | ${n1(l.mean_batch)} | ${n1(l.batch_tokenize_ms)} + ${n1(l.batch_inference_ms)} | ${n3(l.cpu_s_per_1k)} | ${coresBusy(l)} | ${n1(l.scorer_gc_ms_per_s)} | ${n0(l.scorer_loop_max_ms)} | ${n1(l.harness_loop_delay_p99_ms)} | ${n2(l.other_processes_cores)} | ${n2(l.load_end)} |`);
+      L.push(`| ${l.client ?? '–'} | ${l.repeat ?? 0} | ${Math.round(100 * l.rate_fraction)} % | ${n0(l.offered_msgs_per_s)} | ${n0(l.achieved_msgs_per_s)} | ${n0(l.p50_ms)} | ${n0(l.p95_ms)} | **${n0(l.p99_ms)}** | ${n0(l.p999_ms)} | ${n0(l.max_ms)} | ${n0(l.broker_p99_ms)} | ${n1(l.mean_batch)} | ${n1(l.batch_tokenize_ms)} + ${n1(l.batch_inference_ms)} | ${n3(l.cpu_s_per_1k)} | ${coresBusy(l)} | ${n1(l.scorer_gc_ms_per_s)} | ${n0(l.scorer_loop_max_ms)} | ${l.scorer_main_wait_ms_per_s !== undefined ? `${n0(l.scorer_main_run_ms_per_s)} / ${n0(l.scorer_main_wait_ms_per_s)}` : '–'} | ${n1(l.harness_loop_delay_p99_ms)} | ${n2(l.other_processes_cores)} | ${n2(l.load_end)} |`);
     }
     L.push('');
     L.push("Latency = arrival at a downstream consumer (in the harness) minus the input record's timestamp (set when the harness sent it).");

@@ -18,6 +18,20 @@ export interface ProcSample {
   rssMb: number;
   /** Peak resident set size so far (VmHWM). */
   hwmMb: number;
+  /** The main thread's time on a core and waiting in the run queue for one, in seconds (NaN where the kernel keeps no schedstat). */
+  mainRunS: number;
+  mainWaitS: number;
+}
+
+/**
+ * `/proc/<pid>/schedstat` (the main thread's): nanoseconds on a CPU, nanoseconds runnable but
+ * waiting for one, timeslices. The wait is what a busy machine costs a thread that is ready to run:
+ * at "50 %" on 2 shared cores the scorer's main thread waited 265-285 ms a second for a core while
+ * it ran 221-245 (docs/performance.md, "Four more settings").
+ */
+export function parseSchedstat(text: string): { runS: number; waitS: number } {
+  const [run, wait] = text.trim().split(/\s+/).map(Number);
+  return Number.isFinite(run) && Number.isFinite(wait) ? { runS: run! / 1e9, waitS: wait! / 1e9 } : { runS: NaN, waitS: NaN };
 }
 
 export function procSample(pid: number): ProcSample | null {
@@ -28,7 +42,13 @@ export function procSample(pid: number): ProcSample | null {
     const cpuS = (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14, 15)
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-    return { cpuS, rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+    let sched = { runS: NaN, waitS: NaN };
+    try {
+      sched = parseSchedstat(readFileSync(`/proc/${pid}/schedstat`, 'utf8'));
+    } catch {
+      // A kernel without CONFIG_SCHED_INFO: the wait stays unknown.
+    }
+    return { cpuS, rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024, mainRunS: sched.runS, mainWaitS: sched.waitS };
   } catch {
     return null;
   }

@@ -81,6 +81,19 @@ describe('dead letters', () => {
   });
 });
 
+describe('messageBytes', () => {
+  it('counts key, value, every header name and value (repeated values each with their name), and 64 bytes of framing', () => {
+    const m = {
+      key: Buffer.from('k1'),
+      value: Buffer.from('value'),
+      // 'é' is 2 bytes in UTF-8: counted as bytes, not characters.
+      headers: { a: 'xé', bb: Buffer.from('yyy'), c: ['1', Buffer.from('22')], empty: [] },
+    };
+    expect(messageBytes(m)).toBe(64 + 2 + 5 + (1 + 3 + 8) + (2 + 3 + 8) + (1 + 1 + 8) + (1 + 2 + 8));
+    expect(messageBytes({ key: null, value: null, headers: {} })).toBe(64);
+  });
+});
+
 describe("the scorer's own trace context", () => {
   const ours = { traceparent: '00-11111111111111111111111111111111-2222222222222222-01' };
 

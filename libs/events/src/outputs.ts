@@ -151,11 +151,19 @@ export function skippedRecordsMessage(
  * key, value, header names and values, and 64 bytes of record overhead.
  */
 export function messageBytes(m: Pick<OutboundMessage, 'key' | 'value' | 'headers'>): number {
+  // Written without Object.entries or arrays: it runs for every output, and the allocating version
+  // was 3.4 KB of the main thread's 24 KB allocated per message (a drain's allocation profile, docs/performance.md).
   let n = 64 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
-  for (const [name, value] of Object.entries(m.headers)) {
-    for (const v of Array.isArray(value) ? value : [value]) n += Buffer.byteLength(name) + (typeof v === 'string' ? Buffer.byteLength(v) : v.length) + 8;
+  for (const name in m.headers) {
+    const value = m.headers[name]!;
+    if (!Array.isArray(value)) n += headerBytes(name, value);
+    else for (const v of value) n += headerBytes(name, v);
   }
   return n;
+}
+
+function headerBytes(name: string, value: Buffer | string): number {
+  return Buffer.byteLength(name) + (typeof value === 'string' ? Buffer.byteLength(value) : value.length) + 8;
 }
 
 export interface FitOptions {

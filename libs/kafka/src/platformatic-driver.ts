@@ -386,8 +386,9 @@ async function registerTransactionalId(p: Producer<Buffer, Buffer, string, Buffe
 
 function toMessage(m: PlacedMessage) {
   const headers = new Map<string, Buffer>();
-  for (const [name, value] of Object.entries(m.headers)) {
+  for (const name in m.headers) {
     // One value per header name: @platformatic/kafka produces headers from a Map (the first of repeated values is kept).
+    const value = m.headers[name]!;
     const v = Array.isArray(value) ? value[0] : value;
     if (v !== undefined) headers.set(name, typeof v === 'string' ? Buffer.from(v) : v);
   }

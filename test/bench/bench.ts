@@ -25,7 +25,7 @@ import { costTerms, matmulChainModel, matmulIntegerModel, readOnnxGraph, rowOps,
 import { IMAGE, machineBusyS, pinSystems, procSample, promSum, sleep, startSystem, type ProcSample, type SystemProcess } from './lib/proc.js';
 import { DatasetsError, describe, loadPools, sample, type PoolItem } from './lib/sample.js';
 import { attributeTail, readJvmPauses, spread, type Pause, type SecondStats } from './lib/tail.js';
-import { summarizeProfiles } from './profile.js';
+import { summarizeAllocations, summarizeProfiles, type AllocationProfile } from './profile.js';
 import { renderMarkdown, type LatencyResult, type MemoryStats, type Results, type SystemResult } from './report.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -893,6 +893,7 @@ const strip = (r: DrainResult): Omit<DrainResult, 'labels'> => {
 const sweep: Results['sweep'] = [];
 const latency: LatencyResult[] = [];
 let profile: ReturnType<typeof summarizeProfiles> | null = null;
+let allocations: AllocationProfile | null = null;
 const memory: Results['memory'] = [];
 const paired: Results['paired'] = [];
 const modelRows: Results['models'] = [];
@@ -1103,6 +1104,20 @@ if (cfg.phases.includes('profile')) {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f));
   profile = r.window ? summarizeProfiles(files, r.window.messages, r.window.fromUs, r.window.toUs) : summarizeProfiles(files, r.outputs);
   say('profile', `${files.length} profile(s) in ${dir}`);
+  // A second drain, sampling the main thread's allocations (they set how often it scavenges).
+  const heapFile = join(dir, 'main.heapprofile');
+  say('profile', `scorer sampling its main thread's allocations (${fmt(Math.min(cfg.n, cfg.profileCap))} messages)`);
+  const a = await drain('profile-alloc', 'profile', {
+    kind: 'scorer',
+    env: { BENCH_ALLOC_PROFILE: heapFile },
+    target: Math.min(cfg.n, cfg.profileCap),
+    keepLabels: false,
+    graceful: true,
+  });
+  if (existsSync(heapFile)) {
+    allocations = summarizeAllocations(heapFile, a.outputs);
+    say('profile', `main thread: ${fmt(allocations.bytes_per_msg)} bytes allocated per message (${heapFile})`);
+  } else say('profile', `no allocation profile was written (${heapFile}); see ${join(tmpDir, 'profile-alloc.log')}`);
 }
 void scorerLabels;
 
@@ -1179,6 +1194,7 @@ const results: Results = {
     ? { scorer_over_model_only: spread(paired.map((p) => p.scorer_over_model_only)).median, scorer_over_naive: spread(paired.map((p) => p.scorer_over_naive)).median }
     : null,
   profile,
+  allocations,
   models: modelRows,
   clients: clientRows,
   compression,

@@ -37,7 +37,8 @@ function category(functionName: string, url: string): string {
   if (functionName === '(program)') return 'native (unattributed)';
   if (functionName === '(root)') return 'idle';
   if (url.includes('/kafkajs/')) return 'kafkajs';
-  if (url.includes('@platformatic/kafka')) return '@platformatic/kafka';
+  // dynamic-buffer is @platformatic/kafka's own buffer library (its protocol writer and reader).
+  if (url.includes('@platformatic/kafka') || url.includes('@platformatic/dynamic-buffer')) return '@platformatic/kafka';
   if (url.includes('@xenova/transformers') || url.includes('@huggingface')) return 'tokenizer (transformers.js)';
   if (url.includes('onnxruntime')) return 'onnxruntime (incl. native run)';
   if (url.includes('libs/model/')) return 'model lib (tokenize/encode glue)';
@@ -104,6 +105,58 @@ export function summarizeProfiles(files: string[], messages: number, fromUs?: nu
     t.per_1k_ms = Object.fromEntries(Object.entries(t.categories).map(([k, v]) => [k, Math.round((v / messages) * 1000 * 10) / 10]));
   }
   return { messages, window_s: fromUs !== undefined && toUs !== undefined ? (toUs - fromUs) / 1e6 : null, threads };
+}
+
+/** A sampling heap profile (the inspector's HeapProfiler.stopSampling result): a call tree with the bytes sampled at each frame. */
+interface HeapProfileNode {
+  callFrame: { functionName: string; url: string };
+  selfSize: number;
+  children: HeapProfileNode[];
+}
+
+export interface AllocationProfile {
+  file: string;
+  messages: number;
+  /** Bytes the main thread allocated per message, sampled (objects later collected included). */
+  bytes_per_msg: number;
+  /** Bytes per message by category; a V8 builtin's bytes (Object.entries, new Map, a typed array) count for the script that called it. */
+  categories: Record<string, number>;
+  top: { function: string; where: string; bytes_per_msg: number; pct: number }[];
+}
+
+/**
+ * Where the main thread's allocations went, per message, from a heap profile system.mjs wrote
+ * (BENCH_ALLOC_PROFILE). Allocation drives the scavenges that are most of its GC time.
+ */
+export function summarizeAllocations(file: string, messages: number): AllocationProfile {
+  const head = (JSON.parse(readFileSync(file, 'utf8')) as { head: HeapProfileNode }).head;
+  const categories: Record<string, number> = {};
+  const fns = new Map<string, { function: string; where: string; bytes: number }>();
+  let total = 0;
+  const walk = (n: HeapProfileNode, caller: HeapProfileNode['callFrame'] | null) => {
+    const { functionName, url } = n.callFrame;
+    // A builtin has no URL: its bytes belong to the script frame that called it.
+    const owner = url === '' && caller ? caller : n.callFrame;
+    if (n.selfSize > 0) {
+      total += n.selfSize;
+      const c = category(owner.functionName, owner.url);
+      categories[c] = (categories[c] ?? 0) + n.selfSize;
+      const name = owner === n.callFrame ? functionName || '(anonymous)' : `${functionName || '(anonymous)'} in ${owner.functionName || '(anonymous)'}`;
+      const key = `${name}@${owner.url}`;
+      const f = fns.get(key) ?? { function: name, where: shortUrl(owner.url), bytes: 0 };
+      f.bytes += n.selfSize;
+      fns.set(key, f);
+    }
+    for (const c of n.children) walk(c, url === '' ? caller : n.callFrame);
+  };
+  walk(head, null);
+  const perMsg = (b: number) => Math.round(b / Math.max(1, messages));
+  for (const k of Object.keys(categories)) categories[k] = perMsg(categories[k]!);
+  const top = [...fns.values()]
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 12)
+    .map((f) => ({ function: f.function, where: f.where, bytes_per_msg: perMsg(f.bytes), pct: Math.round((1000 * f.bytes) / Math.max(1, total)) / 10 }));
+  return { file, messages, bytes_per_msg: perMsg(total), categories, top };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CostTermOut, ModelCost } from './lib/onnx.js';
 import { spread } from './lib/tail.js';
-import type { ThreadProfile } from './profile.js';
+import type { AllocationProfile, ThreadProfile } from './profile.js';
 
 type Num = number | null | undefined;
 
@@ -159,6 +159,8 @@ export interface Results {
   memory: { variant: string; round?: number; rss_mb: number; msgs_per_s: number; cpu_s_per_1k: number; outputs: number; stats?: MemoryStats; gc_ms_per_1k?: number }[];
   memory_steps?: { model: string; variant: string; steps: { step: string; rss_mb: number; delta_mb: number; peak_mb: number }[] } | null;
   profile: { messages: number; window_s: number | null; threads: ThreadProfile[] } | null;
+  /** The main thread's allocations per message (a second profile drain); absent in runs before 2026-12-05. */
+  allocations?: AllocationProfile | null;
   /** One row per model folder (and the one-message-at-a-time transformer). */
   models?: {
     label: string;
@@ -550,6 +552,21 @@ export function renderMarkdown(r: Results): string {
       for (const f of t.top.slice(0, 8)) L.push(`| \`${f.function}\` | ${f.where} | ${n0(f.self_ms)} | ${n1(f.pct_busy)} |`);
       L.push('');
     }
+  }
+  const al = r.allocations;
+  if (al) {
+    L.push(`### What the scorer's main thread allocates (${n0(al.messages)} messages, from ready to stop; sampled every 4 KB, collected objects included)`);
+    L.push('');
+    L.push(`**${n0(al.bytes_per_msg)} bytes per message.** A builtin's bytes (\`Object.entries\`, \`new Map\`, a typed array) count for the script that called it.`);
+    L.push('');
+    L.push('| category | bytes / msg | % |');
+    L.push('|---|---:|---:|');
+    for (const [k, v] of Object.entries(al.categories).sort((a, b) => b[1] - a[1])) L.push(`| ${k} | ${n0(v)} | ${n1((100 * v) / al.bytes_per_msg)} |`);
+    L.push('');
+    L.push('| top allocating function | where | bytes / msg | % |');
+    L.push('|---|---|---:|---:|');
+    for (const f of al.top.slice(0, 10)) L.push(`| \`${f.function}\` | ${f.where} | ${n0(f.bytes_per_msg)} | ${n1(f.pct)} |`);
+    L.push('');
   }
   return `${L.join('\n')}\n`;
 }

@@ -146,6 +146,28 @@ function startStats() {
   process.on('SIGUSR2', () => void sample().finally(print));
 }
 
+/**
+ * The main thread's allocations from now until stop(), written to `file` as a sampling heap profile
+ * (test/bench/profile.ts summarizeAllocations). Objects the GC has collected are kept in it: what a
+ * message costs the scavenger is what it allocates, not what survives (`node --heap-prof` keeps only
+ * the survivors). Started once the scorer is up, so startup's allocations are left out.
+ */
+async function sampleAllocations(file) {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return {
+    async stop() {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 // ---- the real scorer ---------------------------------------------------------------------------
 
 /** The real scorer (startScorer), with the predictor this system stands for. */
@@ -158,10 +180,12 @@ async function service() {
   const scorer = await startScorer(config, logger, loadPredictor);
   // Lets the harness cut a CPU profile (V8 timestamps are CLOCK_MONOTONIC microseconds) to the drain window.
   process.stdout.write(`${JSON.stringify({ clock: { hr_us: Number(process.hrtime.bigint() / 1000n), wall_ms: Date.now() } })}\n`);
+  const allocations = process.env.BENCH_ALLOC_PROFILE ? await sampleAllocations(process.env.BENCH_ALLOC_PROFILE) : null;
   const signal = await new Promise((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  await allocations?.stop();
   logger.info({ signal }, 'bench system stopping');
   const deadline = setTimeout(() => process.exit(1), 10_000);
   await scorer.stop();

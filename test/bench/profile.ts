@@ -119,7 +119,7 @@ export interface AllocationProfile {
   messages: number;
   /** Bytes the main thread allocated per message, sampled (objects later collected included). */
   bytes_per_msg: number;
-  /** Bytes per message by category; a V8 builtin's bytes (Object.entries, new Map, a typed array) count for the script that called it. */
+  /** Bytes per message by category; the bytes of a V8 builtin (Object.entries, new Map) or of Node's code (Buffer.from) count for the package that called it. */
   categories: Record<string, number>;
   top: { function: string; where: string; bytes_per_msg: number; pct: number }[];
 }
@@ -133,10 +133,14 @@ export function summarizeAllocations(file: string, messages: number): Allocation
   const categories: Record<string, number> = {};
   const fns = new Map<string, { function: string; where: string; bytes: number }>();
   let total = 0;
+  // A builtin (no URL) or Node's own code (`node:`, such as Buffer.allocUnsafe) allocates on behalf
+  // of the package that called it; V8 inlines some of those calls and not others from run to run,
+  // so without this the same bytes moved between categories. Only bytes with no such caller (a
+  // socket read) stay Node's.
+  const onBehalf = (url: string) => url === '' || url.startsWith('node:');
   const walk = (n: HeapProfileNode, caller: HeapProfileNode['callFrame'] | null) => {
     const { functionName, url } = n.callFrame;
-    // A builtin has no URL: its bytes belong to the script frame that called it.
-    const owner = url === '' && caller ? caller : n.callFrame;
+    const owner = onBehalf(url) && caller ? caller : n.callFrame;
     if (n.selfSize > 0) {
       total += n.selfSize;
       const c = category(owner.functionName, owner.url);
@@ -147,7 +151,7 @@ export function summarizeAllocations(file: string, messages: number): Allocation
       f.bytes += n.selfSize;
       fns.set(key, f);
     }
-    for (const c of n.children) walk(c, url === '' ? caller : n.callFrame);
+    for (const c of n.children) walk(c, onBehalf(url) ? caller : n.callFrame);
   };
   walk(head, null);
   const perMsg = (b: number) => Math.round(b / Math.max(1, messages));

@@ -557,7 +557,7 @@ export function renderMarkdown(r: Results): string {
   if (al) {
     L.push(`### What the scorer's main thread allocates (${n0(al.messages)} messages, from ready to stop; sampled every 4 KB, collected objects included)`);
     L.push('');
-    L.push(`**${n0(al.bytes_per_msg)} bytes per message.** A builtin's bytes (\`Object.entries\`, \`new Map\`, a typed array) count for the script that called it.`);
+    L.push(`**${n0(al.bytes_per_msg)} bytes per message.** The bytes of a V8 builtin (\`Object.entries\`, \`new Map\`) or of Node's own code (\`Buffer.from\`) count for the package that called it.`);
     L.push('');
     L.push('| category | bytes / msg | % |');
     L.push('|---|---:|---:|');

@@ -23,6 +23,7 @@ import { countRecords, createKafka, createProducer, createTopics, produceAll, re
 import { modelSpecs, type ModelSpec } from './lib/models.js';
 import { costTerms, matmulChainModel, matmulIntegerModel, readOnnxGraph, rowOps, type ModelCost } from './lib/onnx.js';
 import { IMAGE, machineBusyS, pinSystems, procSample, promSum, sleep, startSystem, type ProcSample, type SystemProcess } from './lib/proc.js';
+import { ratioFromCpu } from './lib/ratio.js';
 import { DatasetsError, describe, loadPools, sample, type PoolItem } from './lib/sample.js';
 import { attributeTail, readJvmPauses, spread, type Pause, type SecondStats } from './lib/tail.js';
 import { summarizeAllocations, summarizeProfiles, type AllocationProfile } from './profile.js';
@@ -38,6 +39,8 @@ const listOf = (v: string | undefined, dflt: readonly string[]) => (v ?? dflt.jo
 const DEFAULT_CLIENT = transportSettings.KAFKA_CLIENT.defaultText;
 const DEFAULT_COMPRESSION = transportSettings.PRODUCER_COMPRESSION.defaultText;
 const DEFAULT_BATCH = Number(scorerSettings.BATCH_MAX_SIZE.defaultText);
+/** Issue 15's floor for scorer / model-only; the paired rounds give the pipeline's CPU budget at it. */
+const RATIO_FLOOR = 0.92;
 
 const cfg = {
   quick: QUICK,
@@ -1063,6 +1066,8 @@ if (cfg.phases.includes('paired')) {
       sc = await runScorer();
     }
     const nv = await drain(`paired${round}-naive`, 'paired', { kind: 'scorer', env: { BATCH_MAX_SIZE: '1' }, target: cfg.n, maxS: cfg.naiveS, keepLabels: false });
+    // The least any Kafka pipeline costs here (client, JSON, no model), beside the scorer's pipeline and its budget.
+    const pt = await drain(`paired${round}-passthrough`, 'paired', { kind: 'passthrough', target: Math.min(cfg.n, cfg.pairedCap), keepLabels: false });
     paired.push({
       round,
       scorer: sc.msgs_per_s,
@@ -1071,8 +1076,15 @@ if (cfg.phases.includes('paired')) {
       other_load_cores: [sc.other_processes_cores, mo.other_processes_cores, nv.other_processes_cores],
       scorer_over_model_only: sc.msgs_per_s / mo.msgs_per_s,
       scorer_over_naive: sc.msgs_per_s / nv.msgs_per_s,
+      cpu: ratioFromCpu(sc, mo, systemCores, !cfg.systemCpus, RATIO_FLOOR),
+      passthrough_cpu_s_per_1k: pt.cpu_s_per_1k,
     });
-    say('paired', `round ${round}: scorer ${fmt(sc.msgs_per_s)}, model-only ${fmt(mo.msgs_per_s)}, naive ${fmt(nv.msgs_per_s)} msg/s`);
+    const c = paired.at(-1)!.cpu!;
+    say(
+      'paired',
+      `round ${round}: scorer ${fmt(sc.msgs_per_s)}, model-only ${fmt(mo.msgs_per_s)}, naive ${fmt(nv.msgs_per_s)} msg/s; scorer / model-only ${(sc.msgs_per_s / mo.msgs_per_s).toFixed(2)}; ` +
+        `pipeline ${c.pipeline_cpu_s_per_1k.toFixed(3)} CPU s/1k (passthrough ${pt.cpu_s_per_1k.toFixed(3)}) against ${c.pipeline_budget_s_per_1k.toFixed(3)} at ${RATIO_FLOOR}, ceiling ${c.ceiling.toFixed(2)}`,
+    );
   }
 }
 
@@ -1191,7 +1203,13 @@ const results: Results = {
   memory_steps: memorySteps,
   paired,
   paired_median: paired.length
-    ? { scorer_over_model_only: spread(paired.map((p) => p.scorer_over_model_only)).median, scorer_over_naive: spread(paired.map((p) => p.scorer_over_naive)).median }
+    ? {
+        scorer_over_model_only: spread(paired.map((p) => p.scorer_over_model_only)).median,
+        scorer_over_naive: spread(paired.map((p) => p.scorer_over_naive)).median,
+        ceiling: spread(paired.map((p) => p.cpu!.ceiling)).median,
+        pipeline_cpu_s_per_1k: spread(paired.map((p) => p.cpu!.pipeline_cpu_s_per_1k)).median,
+        pipeline_budget_s_per_1k: spread(paired.map((p) => p.cpu!.pipeline_budget_s_per_1k)).median,
+      }
     : null,
   profile,
   allocations,
@@ -1227,8 +1245,8 @@ const p99Target = (f: number, limitMs: number) => {
 };
 results.targets = [
   results.paired_median
-    ? { name: `scorer >= 0.92 x model-only (median of ${paired.length} paired rounds; full drains: ${results.ratios.scorer_over_model_only?.toFixed(2) ?? '-'})`, measured: results.paired_median.scorer_over_model_only, limit: 0.92, met: ge(results.paired_median.scorer_over_model_only, 0.92) }
-    : { name: 'scorer >= 0.92 x model-only', measured: results.ratios.scorer_over_model_only, limit: 0.92, met: ge(results.ratios.scorer_over_model_only, 0.92) },
+    ? { name: `scorer >= ${RATIO_FLOOR} x model-only (median of ${paired.length} paired rounds; full drains: ${results.ratios.scorer_over_model_only?.toFixed(2) ?? '-'}; the pipeline's CPU s/1k ${results.paired_median.pipeline_cpu_s_per_1k?.toFixed(3) ?? '-'} against a budget of ${results.paired_median.pipeline_budget_s_per_1k?.toFixed(3) ?? '-'} on these cores)`, measured: results.paired_median.scorer_over_model_only, limit: RATIO_FLOOR, met: ge(results.paired_median.scorer_over_model_only, RATIO_FLOOR) }
+    : { name: `scorer >= ${RATIO_FLOOR} x model-only`, measured: results.ratios.scorer_over_model_only, limit: RATIO_FLOOR, met: ge(results.ratios.scorer_over_model_only, RATIO_FLOOR) },
   p99Target(0.5, 40),
   p99Target(0.75, 80),
   { name: 'scorer peak RSS <= 300 MB', measured: s.scorer?.rss_mb ?? null, limit: 300, met: s.scorer?.rss_mb !== undefined ? s.scorer.rss_mb <= 300 : null },

@@ -9,6 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CostTermOut, ModelCost } from './lib/onnx.js';
+import type { RatioFromCpu } from './lib/ratio.js';
 import { spread } from './lib/tail.js';
 import type { AllocationProfile, ThreadProfile } from './profile.js';
 
@@ -154,8 +155,13 @@ export interface Results {
     other_load_cores: number[];
     scorer_over_model_only: number;
     scorer_over_naive: number;
+    /** What the CPU per message says of the ratio (absent before 2026-12-05). */
+    cpu?: RatioFromCpu;
+    /** A passthrough drain's own CPU (Kafka client and JSON, no model) in the same round. */
+    passthrough_cpu_s_per_1k?: number;
   }[];
-  paired_median?: { scorer_over_model_only: number; scorer_over_naive: number } | null;
+  /** ceiling and the pipeline's CPU against its budget: absent before 2026-12-05 (lib/ratio.ts). */
+  paired_median?: { scorer_over_model_only: number; scorer_over_naive: number; ceiling?: number; pipeline_cpu_s_per_1k?: number; pipeline_budget_s_per_1k?: number } | null;
   memory: { variant: string; round?: number; rss_mb: number; msgs_per_s: number; cpu_s_per_1k: number; outputs: number; stats?: MemoryStats; gc_ms_per_1k?: number }[];
   memory_steps?: { model: string; variant: string; steps: { step: string; rss_mb: number; delta_mb: number; peak_mb: number }[] } | null;
   profile: { messages: number; window_s: number | null; threads: ThreadProfile[] } | null;
@@ -462,14 +468,25 @@ export function renderMarkdown(r: Results): string {
     L.push('');
   }
   if (r.paired?.length) {
-    L.push(`### Paired rounds: scorer, model-only, naive back to back (order alternating; ${n0(Number(r.config.paired_cap))} / ${n0(Number(r.config.paired_cap))} messages / ${n0(Number(r.config.naive_s))} s)`);
+    L.push(`### Paired rounds: scorer, model-only, naive, passthrough back to back (scorer and model-only alternating; ${n0(Number(r.config.paired_cap))} / ${n0(Number(r.config.paired_cap))} messages / ${n0(Number(r.config.naive_s))} s)`);
     L.push('');
-    L.push('| round | scorer msgs/s | model-only msgs/s | naive msgs/s | scorer / model-only | scorer / naive | other load (cores) scorer / model-only / naive |');
-    L.push('|---:|---:|---:|---:|---:|---:|---|');
+    const floor = r.paired.find((p) => p.cpu)?.cpu?.floor;
+    L.push(
+      `| round | scorer msgs/s | model-only msgs/s | naive msgs/s | scorer / model-only | from CPU per message | ceiling on these cores | CPU s / 1k: model-only / broker and harness beside the scorer | pipeline CPU s / 1k: spent / passthrough's whole / budget at ${floor ?? '–'} | cores busy: scorer / model-only | scorer / naive | other load (cores) scorer / model-only / naive |`,
+    );
+    L.push('|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---|');
     for (const p of r.paired) {
-      L.push(`| ${p.round} | ${n0(p.scorer)} | ${n0(p.model_only)} | ${n0(p.naive)} | ${n2(p.scorer_over_model_only)} | ${n1(p.scorer_over_naive)} | ${p.other_load_cores.map(n2).join(' / ')} |`);
+      const c = p.cpu;
+      const cpu = c
+        ? [n2(c.predicted), n2(c.ceiling), `${n3(c.model_only_cpu_s_per_1k)} / ${n3(c.beside_scorer_cpu_s_per_1k)}`, `${n3(c.pipeline_cpu_s_per_1k)} / ${n3(p.passthrough_cpu_s_per_1k)} / ${n3(c.pipeline_budget_s_per_1k)}`, `${n2(c.scorer_cores)} / ${n2(c.model_only_cores)}`]
+        : ['–', '–', '–', '–', '–'];
+      L.push(`| ${p.round} | ${n0(p.scorer)} | ${n0(p.model_only)} | ${n0(p.naive)} | ${n2(p.scorer_over_model_only)} | ${cpu.join(' | ')} | ${n1(p.scorer_over_naive)} | ${p.other_load_cores.map(n2).join(' / ')} |`);
     }
-    if (r.paired_median) L.push(`| median | | | | **${n2(r.paired_median.scorer_over_model_only)}** | **${n1(r.paired_median.scorer_over_naive)}** | |`);
+    if (r.paired_median) L.push(`| median | | | | **${n2(r.paired_median.scorer_over_model_only)}** | | ${n2(r.paired_median.ceiling)} | | ${n3(r.paired_median.pipeline_cpu_s_per_1k)} / – / ${n3(r.paired_median.pipeline_budget_s_per_1k)} | | **${n1(r.paired_median.scorer_over_naive)}** | |`);
+    L.push('');
+    L.push(
+      "From CPU per message: model-only's CPU per text over the scorer's with the broker and the harness beside it, the ratio when both keep the same cores busy. Pipeline: the scorer's CPU per message beyond model-only's (Kafka client, JSON, hand-over to the worker, their GC); passthrough: a drain of the same messages through the Kafka client and JSON with no model, the least a pipeline costs here; budget: what the pipeline may cost for the scorer to drain that fraction of model-only's rate on these cores. Ceiling: the ratio with a pipeline that cost nothing and every core busy (`test/bench/lib/ratio.ts`).",
+    );
     L.push('');
   }
   const memRows: { name: string; s: MemoryStats }[] = [];
